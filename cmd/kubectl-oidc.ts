@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/**
+ * The one entry point. get-token (run by kubectl on every command) stays on node:* modules and
+ * talks to the agent; every other command lazily loads the heavy half (lib/main).
+ */
+import { exitCodeFor, isOidcError } from '../lib/errors.js';
+import { redact } from '../lib/log.js';
+import { getToken, type Io } from '../lib/client/get-token.js';
+import { VERSION } from '../lib/version.js';
+
+const HELP = `kubectl-oidc ${VERSION}: OIDC login for kubectl
+
+Usage: kubectl oidc COMMAND [flags]
+
+Commands:
+  get-token   print an ExecCredential with a verified ID token (kubectl runs this)
+  login       log in now and keep the session
+  logout      forget the session (memory, keyring and token file)
+  agent       run or manage the per-user token agent (start, stop, status)
+
+Put this in a kubeconfig user (kubelogin's flag names work unchanged):
+  exec:
+    apiVersion: client.authentication.k8s.io/v1
+    command: kubectl
+    args: [oidc, get-token, --oidc-issuer-url=https://dex.example.com/dex, --oidc-client-id=kubernetes]
+    interactiveMode: IfAvailable
+
+Run \`kubectl oidc COMMAND --help\` for a command's flags. Set KUBECTL_OIDC_DEBUG=1 (or --debug) for stack traces.
+`;
+
+const loadHeavy = () => import('../lib/main.js');
+
+async function main(): Promise<number> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  const io: Io = {
+    argv: rest,
+    env: process.env,
+    cwd: process.cwd(),
+    stdinIsTTY: process.stdin.isTTY === true,
+    stdout: (t) => void process.stdout.write(t),
+    stderr: (t) => void process.stderr.write(redact(t)),
+    entry: process.argv[1] ?? '',
+    loadInProcess: loadHeavy,
+  };
+  switch (cmd) {
+    case 'get-token':
+      return getToken(io);
+    case '--version':
+    case 'version':
+      io.stdout(`kubectl-oidc ${VERSION}\n`);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      io.stdout(HELP);
+      return cmd === undefined ? 2 : 0;
+    default:
+      return (await loadHeavy()).runCommand(cmd, rest, io);
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const debug = process.env.KUBECTL_OIDC_DEBUG === '1' || process.argv.includes('--debug');
+    if (isOidcError(err)) {
+      process.stderr.write(redact(`kubectl-oidc: ${err.message}\n${err.hint ? `  ${err.hint}\n` : ''}`));
+      if (debug && err.stack) process.stderr.write(redact(`${err.stack}\n`));
+      process.exitCode = exitCodeFor(err.code);
+    } else {
+      process.stderr.write(redact(`kubectl-oidc: internal error: ${(err as Error)?.message ?? String(err)}\n`));
+      process.stderr.write(debug ? redact(`${(err as Error)?.stack}\n`) : '  run again with KUBECTL_OIDC_DEBUG=1 for details\n');
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,194 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from '../log.js';
+import { openBrowser as defaultOpenBrowser } from '../browser.js';
+import { createOidc, type Oidc, type IssuerSettings } from '../oidc/client.js';
+import { loadCustomCAs } from '../oidc/http.js';
+import { scopesFor, type GetTokenOptions } from '../options.js';
+import { cacheDir as defaultCacheDir } from '../paths.js';
+import { canonicalJson, sessionKey } from '../store/key.js';
+import { acquireLock } from '../store/lock.js';
+import { openStore as defaultOpenStore } from '../store/select.js';
+import type { TokenSet, TokenStore } from '../store/types.js';
+import { Session, refreshMargin } from './session.js';
+
+export interface TokenCall {
+  options: GetTokenOptions;
+  interactive: boolean;
+  /** The caller's forwarded environment (browser display, proxies). */
+  env: Record<string, string>;
+  notify(message: string): void;
+}
+
+export interface RegistryDeps {
+  log: Logger;
+  now?: () => number;
+  openStore?: typeof defaultOpenStore;
+  createOidc?: (s: IssuerSettings) => Oidc;
+  openBrowser?: typeof defaultOpenBrowser;
+  /** Sessions unused for this long are not refreshed in the background (and let the agent exit). */
+  idleMs?: number;
+  /** Refresh ahead of expiry in the background (the agent); the in-process fallback does not. */
+  background?: boolean;
+}
+
+interface Entry {
+  session: Session;
+  oidc: Oidc;
+  storeNotice?: string | undefined;
+  noticeShown: boolean;
+  timer?: NodeJS.Timeout;
+  failures: number;
+}
+
+export interface SessionStatus {
+  key: string;
+  issuerUrl: string;
+  clientId: string;
+  storage: string;
+  expiresAt?: number;
+  hasRefreshToken: boolean;
+  busy: boolean;
+}
+
+/** Every session this process knows, by configuration; the one place a TokenCall becomes a Session. */
+export function createRegistry(deps: RegistryDeps) {
+  const now = deps.now ?? Date.now;
+  const openStore = deps.openStore ?? defaultOpenStore;
+  const open = deps.openBrowser ?? defaultOpenBrowser;
+  const idleMs = deps.idleMs ?? 60 * 60_000;
+  const entries = new Map<string, Entry>();
+  const meta = new Map<string, { issuerUrl: string; clientId: string; storage: string }>();
+
+  async function entryFor(options: GetTokenOptions, env: Record<string, string>): Promise<Entry> {
+    // Read the CA files on every call: a changed CA is a different session, never a stale one.
+    const cas = loadCustomCAs(options.certificateAuthority, options.certificateAuthorityData);
+    const caDigest = cas.length === 0 ? '' : createHash('sha256').update(cas.join('\n')).digest('hex');
+    const scopes = scopesFor(options);
+    const key = sessionKey({ issuerUrl: options.issuerUrl, clientId: options.clientId, scopes, caDigest });
+    const dir = options.tokenCacheDir ?? defaultCacheDir();
+    const proxy = Object.fromEntries(Object.entries(env).filter(([k]) => /proxy/i.test(k)));
+    const id = createHash('sha256')
+      .update(canonicalJson({ key, dir, storage: options.tokenCacheStorage, secret: options.clientSecret ?? '', proxy }))
+      .digest('hex');
+    const existing = entries.get(id);
+    if (existing) return existing;
+
+    const { store, notice } = await openStore({ storage: options.tokenCacheStorage, cacheDir: dir });
+    if (notice) deps.log.info(notice);
+    const oidc = (deps.createOidc ?? ((s) => createOidc(s, { now: () => new Date(now()) })))({
+      issuerUrl: options.issuerUrl,
+      clientId: options.clientId,
+      clientSecret: options.clientSecret,
+      scopes,
+      caFiles: options.certificateAuthority,
+      caData: options.certificateAuthorityData,
+      env,
+    });
+    const loginTimeoutMs = options.authenticationTimeoutSec * 1000;
+    const session = new Session({
+      key,
+      store: store as TokenStore,
+      oidc,
+      now,
+      log: deps.log,
+      loginTimeoutMs,
+      lock: (timeoutMs) => acquireLock(dir, key, { timeoutMs }),
+      login: (show, signal) =>
+        oidc.loginAuthCode(
+          {
+            listenAddresses: options.listenAddress,
+            redirectUrl: options.redirectUrl,
+            timeoutMs: loginTimeoutMs,
+            present: async (url) => {
+              if (options.skipOpenBrowser) {
+                show(`Open this URL in your browser to log in:\n  ${url}`);
+                return;
+              }
+              show(`Opening your browser to log in. If it does not open, visit:\n  ${url}`);
+              deps.log.info(`session ${key.slice(0, 8)}: opening the browser for a login`);
+              await open(url, { command: options.browserCommand, env: { ...process.env, ...env } }).catch((err: Error) => {
+                show(`Could not start a browser (${err.message}); open the URL above yourself.`);
+              });
+            },
+          },
+          signal,
+        ),
+    });
+    const entry: Entry = { session, oidc, storeNotice: notice, noticeShown: false, failures: 0 };
+    entries.set(id, entry);
+    meta.set(id, { issuerUrl: options.issuerUrl, clientId: options.clientId, storage: store.kind });
+    return entry;
+  }
+
+  function schedule(entry: Entry): void {
+    if (!deps.background) return;
+    clearTimeout(entry.timer);
+    const t = entry.session.peek();
+    if (!t?.refreshToken) return;
+    const nowMs = now();
+    if (nowMs - entry.session.lastUsed > idleMs) return;
+    // Refresh well before callers would have to wait: at twice the margin before expiry.
+    const at = (t.expiresAt - 2 * refreshMargin(t)) * 1000;
+    const backoff = entry.failures === 0 ? 0 : Math.min(60_000, 5_000 * 2 ** (entry.failures - 1));
+    const delay = Math.max(1_000, at - nowMs, backoff);
+    if (nowMs + delay >= t.expiresAt * 1000 && entry.failures > 0) return;
+    entry.timer = setTimeout(() => {
+      entry.session
+        .refresh()
+        .then(() => (entry.failures = 0))
+        .catch((err: Error) => {
+          entry.failures++;
+          deps.log.warn(`session ${entry.session.key.slice(0, 8)}: background refresh failed: ${err.message}`);
+        })
+        .finally(() => schedule(entry));
+    }, delay);
+    entry.timer.unref();
+  }
+
+  return {
+    async getToken(call: TokenCall): Promise<TokenSet> {
+      const entry = await entryFor(call.options, call.env);
+      if (entry.storeNotice && !entry.noticeShown) {
+        entry.noticeShown = true;
+        call.notify(entry.storeNotice);
+      }
+      const t = await entry.session.getToken({ interactive: call.interactive, forceRefresh: call.options.forceRefresh, notify: call.notify });
+      entry.failures = 0;
+      schedule(entry);
+      return t;
+    },
+
+    async logout(options: GetTokenOptions): Promise<void> {
+      const entry = await entryFor(options, {});
+      clearTimeout(entry.timer);
+      await entry.session.forget();
+    },
+
+    status(): SessionStatus[] {
+      return [...entries.entries()].map(([id, e]) => {
+        const t = e.session.peek();
+        const m = meta.get(id)!;
+        return {
+          key: e.session.key,
+          ...m,
+          ...(t ? { expiresAt: t.expiresAt } : {}),
+          hasRefreshToken: Boolean(t?.refreshToken),
+          busy: e.session.busy,
+        };
+      });
+    },
+
+    /** True while a login or refresh is running: the agent must not exit under it. */
+    busy(): boolean {
+      return [...entries.values()].some((e) => e.session.busy);
+    },
+
+    async close(): Promise<void> {
+      for (const e of entries.values()) clearTimeout(e.timer);
+      await Promise.all([...entries.values()].map((e) => e.oidc.close().catch(() => {})));
+      entries.clear();
+    },
+  };
+}
+
+export type Registry = ReturnType<typeof createRegistry>;

@@ -1,0 +1,223 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { writeFileSync, unlinkSync, renameSync, existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { OidcError, isOidcError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { FrameReader, PROTOCOL_VERSION, encodeFrame, parseRequest, type Frame, type Request } from '../protocol.js';
+import { ensurePrivateDir } from '../paths.js';
+import { VERSION } from '../version.js';
+import type { Registry } from './registry.js';
+
+export interface AgentOptions {
+  socketPath: string;
+  registry: Registry;
+  log: Logger;
+  /** Exit after this long without a request (and nothing in flight). 0 disables. */
+  idleTimeoutMs: number;
+  /** A client that connects and sends nothing is dropped after this long. */
+  requestTimeoutMs?: number;
+}
+
+export interface RunningAgent {
+  server: Server;
+  /** Resolves when the agent has stopped (idle, signal or a stop request). */
+  closed: Promise<void>;
+  stop(reason: string): Promise<void>;
+}
+
+export type StartResult = { started: true; agent: RunningAgent } | { started: false; reason: string };
+
+/**
+ * Start the agent unless one already answers on the socket. Two agents starting at once end with
+ * one: the start lock serialises them, and a socket file is removed only after a refused probe.
+ */
+export async function startAgent(opts: AgentOptions): Promise<StartResult> {
+  const dir = dirname(opts.socketPath);
+  ensurePrivateDir(dir);
+  const release = await lockfile
+    .lock(dir, { lockfilePath: join(dir, 'agent.start.lock'), realpath: false, stale: 10_000, retries: { retries: 40, minTimeout: 50, maxTimeout: 250 } })
+    .catch((err: Error) => {
+      throw new OidcError('E_AGENT', `cannot take the agent start lock in ${dir}: ${err.message}`, { cause: err });
+    });
+  try {
+    const probe = await probeSocket(opts.socketPath);
+    if (probe === 'alive') return { started: false, reason: 'another agent is already running' };
+    if (probe === 'stale') {
+      opts.log.info(`removing stale socket ${opts.socketPath}`);
+      try {
+        unlinkSync(opts.socketPath);
+      } catch {}
+    }
+    const agent = await listen(opts);
+    writeState(dir);
+    return { started: true, agent };
+  } finally {
+    await release().catch(() => {});
+  }
+}
+
+/** 'alive' if something accepts connections there, 'stale' if a socket file is left by a dead agent, 'none' if nothing is there. */
+export function probeSocket(path: string, timeoutMs = 1_000): Promise<'alive' | 'stale' | 'none'> {
+  return new Promise((resolve) => {
+    if (!existsSync(path)) return resolve('none');
+    const s = connect(path);
+    const done = (r: 'alive' | 'stale') => {
+      s.destroy();
+      resolve(r);
+    };
+    s.setTimeout(timeoutMs, () => done('alive')); // accepts but slow: treat as alive, never steal it
+    s.once('connect', () => done('alive'));
+    s.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' || err.code === 'ENOTSOCK' ? 'stale' : 'alive'));
+  });
+}
+
+function writeState(dir: string): void {
+  const file = join(dir, 'agent.json');
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ pid: process.pid, version: VERSION, protocol: PROTOCOL_VERSION, startedAt: new Date().toISOString() }), { mode: 0o600 });
+  renameSync(tmp, file);
+}
+
+async function listen(opts: AgentOptions): Promise<RunningAgent> {
+  const { log, registry } = opts;
+  const sockets = new Set<Socket>();
+  let lastActivity = Date.now();
+  let inFlight = 0;
+  let stopping: Promise<void> | undefined;
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((r) => (resolveClosed = r));
+
+  const server = createServer({ allowHalfOpen: true }, (sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    handle(sock);
+  });
+
+  const handle = (sock: Socket) => {
+    const reader = new FrameReader();
+    let gotRequest = false;
+    let open = true;
+    sock.setEncoding('utf8');
+    sock.setTimeout(opts.requestTimeoutMs ?? 10_000, () => {
+      if (!gotRequest) sock.destroy();
+    });
+    sock.on('error', () => {});
+    sock.on('close', () => (open = false));
+    const send = (f: Frame) => {
+      if (open && !sock.destroyed) sock.write(encodeFrame(f));
+    };
+    const finish = (f: Frame) => {
+      send(f);
+      if (open) sock.end();
+    };
+    sock.on('data', (chunk: string) => {
+      if (gotRequest) return; // one request per connection; ignore anything after it
+      let frames: unknown[];
+      try {
+        frames = reader.push(chunk);
+      } catch (err) {
+        gotRequest = true;
+        finish(errorFrame(err));
+        sock.destroy();
+        return;
+      }
+      if (frames.length === 0) return;
+      gotRequest = true;
+      sock.setTimeout(0);
+      let req: Request;
+      try {
+        req = parseRequest(frames[0]);
+      } catch (err) {
+        finish(errorFrame(err));
+        return;
+      }
+      lastActivity = Date.now();
+      inFlight++;
+      dispatch(req, send)
+        .then(finish, (err: unknown) => {
+          if (!isOidcError(err) || err.code === 'E_INTERNAL') log.error(err, `request ${req.op}`);
+          finish(errorFrame(err));
+        })
+        .finally(() => {
+          inFlight--;
+          lastActivity = Date.now();
+        });
+    });
+  };
+
+  const dispatch = async (req: Request, send: (f: Frame) => void): Promise<Frame> => {
+    if (req.op === 'ping') return { t: 'ok', data: { pid: process.pid, version: VERSION, protocol: PROTOCOL_VERSION } };
+    if (req.op === 'stop') {
+      setImmediate(() => void stop('stop requested'));
+      return { t: 'ok' };
+    }
+    if (req.v !== PROTOCOL_VERSION || req.version !== VERSION) {
+      return { t: 'error', code: 'E_VERSION_MISMATCH', message: `the running agent is version ${VERSION}, this client ${req.version}`, agentVersion: VERSION };
+    }
+    switch (req.op) {
+      case 'status':
+        return { t: 'ok', data: { pid: process.pid, version: VERSION, sessions: registry.status() } };
+      case 'logout':
+        await registry.logout(req.options);
+        return { t: 'ok' };
+      case 'token': {
+        const t = await registry.getToken({
+          options: req.options,
+          interactive: req.interactive,
+          env: req.env,
+          notify: (message) => send({ t: 'notice', message }),
+        });
+        return { t: 'token', token: t.idToken, expiresAt: t.expiresAt };
+      }
+    }
+  };
+
+  const stop = (reason: string): Promise<void> => {
+    stopping ??= (async () => {
+      log.info(`agent stopping: ${reason}`);
+      clearInterval(idleTimer);
+      server.close();
+      for (const s of sockets) s.destroy();
+      for (const f of [opts.socketPath, join(dirname(opts.socketPath), 'agent.json')]) {
+        try {
+          unlinkSync(f);
+        } catch {}
+      }
+      await registry.close();
+      resolveClosed();
+    })();
+    return stopping;
+  };
+
+  const idleTimer = setInterval(() => {
+    if (opts.idleTimeoutMs > 0 && inFlight === 0 && !registry.busy() && Date.now() - lastActivity > opts.idleTimeoutMs) void stop('idle');
+  }, Math.min(5_000, Math.max(200, opts.idleTimeoutMs / 4)));
+  idleTimer.unref();
+
+  // The socket is born 0600: no window in which another user could connect.
+  const oldMask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(oldMask);
+  }
+  server.on('error', (err) => log.error(err, 'agent socket'));
+  log.info(`agent ${VERSION} (pid ${process.pid}) listening on ${opts.socketPath}`);
+  return { server, closed, stop };
+}
+
+function errorFrame(err: unknown): Frame {
+  if (isOidcError(err)) {
+    const f: Frame = { t: 'error', code: err.code, message: err.message };
+    if (err.hint) f.hint = err.hint;
+    return f;
+  }
+  return { t: 'error', code: 'E_INTERNAL', message: `internal error: ${(err as Error)?.message ?? String(err)}`, hint: 'see the agent log; run with --debug for details' };
+}

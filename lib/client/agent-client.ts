@@ -1,0 +1,108 @@
+import { connect } from 'node:net';
+import { spawn } from 'node:child_process';
+import { openSync, closeSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { OidcError } from '../errors.js';
+import { FrameReader, encodeFrame, parseFrame, type Frame, type Request } from '../protocol.js';
+
+/** Errors that mean "no agent here": start one. */
+export function isNoAgent(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ENOTSOCK';
+}
+
+/**
+ * Send one request and collect frames until the final one. Notices go to `onNotice` as they arrive
+ * (the login URL must reach the person while the login is still waiting for them).
+ */
+export function ask(socketPath: string, req: Request, onNotice: (m: string) => void, timeoutMs: number): Promise<Frame> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(socketPath);
+    const reader = new FrameReader();
+    let settled = false;
+    const settle = (err: unknown, frame?: Frame) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      if (err) reject(err);
+      else resolve(frame!);
+    };
+    const timer = setTimeout(() => settle(new OidcError('E_AGENT', `the agent did not answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+    sock.setEncoding('utf8');
+    sock.once('connect', () => sock.write(encodeFrame(req)));
+    sock.on('data', (chunk: string) => {
+      try {
+        for (const raw of reader.push(chunk)) {
+          const f = parseFrame(raw);
+          if (f.t === 'notice') onNotice(f.message);
+          else return settle(undefined, f);
+        }
+      } catch (err) {
+        settle(err);
+      }
+    });
+    sock.once('error', (err) => settle(err));
+    sock.once('close', () => settle(new OidcError('E_AGENT', 'the agent closed the connection without an answer')));
+  });
+}
+
+export function agentLogPath(stateDir: string): string {
+  return join(stateDir, 'agent.log');
+}
+
+/** Start `kubectl-oidc agent` detached, its output appended to the log; never waited for. */
+export function spawnAgent(entry: string, stateDir: string, env: NodeJS.ProcessEnv): void {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const log = agentLogPath(stateDir);
+  try {
+    // One previous generation at 1 MiB, so the log never grows without bound.
+    if (statSync(log).size > 1 << 20) renameSync(log, `${log}.1`);
+  } catch {}
+  const fd = openSync(log, 'a', 0o600);
+  try {
+    const child = spawn(process.execPath, [entry, 'agent', '--daemon'], {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env,
+      cwd: '/',
+      windowsHide: true,
+    });
+    child.on('error', () => {});
+    child.unref();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Poll until the socket accepts a connection. */
+export async function waitForSocket(socketPath: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 5;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(socketPath);
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return true;
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 50);
+  }
+  return false;
+}
+
+/** The last lines of the agent log, to show when it would not start. */
+export function logTail(stateDir: string, lines = 3): string {
+  try {
+    const path = agentLogPath(stateDir);
+    const size = statSync(path).size;
+    const text = readFileSync(path, 'utf8').slice(Math.max(0, size - 4096));
+    return text.trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,153 @@
+import { readFileSync } from 'node:fs';
+import { createHash, X509Certificate } from 'node:crypto';
+import { rootCertificates } from 'node:tls';
+import { Agent, EnvHttpProxyAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
+import { OidcError } from '../errors.js';
+
+export type Env = Record<string, string | undefined>;
+
+/** The fetch the rest of lib/oidc uses: undici's, bound to one dispatcher that carries the CA and proxy. */
+export type HttpFetch = (url: string, init: { method?: string; headers?: Record<string, string> | Headers; body?: unknown; redirect?: 'manual' | 'follow'; signal?: AbortSignal | undefined }) => Promise<Response>;
+
+export interface Http {
+  fetch: HttpFetch;
+  /** sha256 of the custom CA bundle ('' when none): part of the session key. */
+  caDigest: string;
+  close(): Promise<void>;
+}
+
+export interface HttpOptions {
+  /** PEM file paths from --certificate-authority. */
+  caFiles: readonly string[];
+  /** base64 PEM from --certificate-authority-data. */
+  caData: readonly string[];
+  /** The caller's proxy variables (HTTPS_PROXY, NO_PROXY, ...): the agent's own env may be stale. */
+  env?: Env;
+  timeoutMs?: number;
+}
+
+/** Read and check the custom CAs up front, so a wrong path is a clear error rather than a TLS failure later. */
+export function loadCustomCAs(caFiles: readonly string[], caData: readonly string[]): string[] {
+  const pems: string[] = [];
+  for (const file of caFiles) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (cause) {
+      throw new OidcError('E_CONFIG', `cannot read --certificate-authority ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause });
+    }
+    pems.push(...splitPem(text, `--certificate-authority ${file}`));
+  }
+  for (const data of caData) {
+    const text = Buffer.from(data, 'base64').toString('utf8');
+    pems.push(...splitPem(text, '--certificate-authority-data'));
+  }
+  return pems;
+}
+
+function splitPem(text: string, what: string): string[] {
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new OidcError('E_CONFIG', `${what} holds no PEM certificate`);
+  for (const b of blocks) {
+    try {
+      new X509Certificate(b);
+    } catch (cause) {
+      throw new OidcError('E_CONFIG', `${what} holds a certificate that cannot be parsed`, { cause });
+    }
+  }
+  return blocks;
+}
+
+function extraSystemCAs(env: Env): string[] {
+  // Passing `ca` replaces Node's defaults, including NODE_EXTRA_CA_CERTS: add those back by hand.
+  const file = env.NODE_EXTRA_CA_CERTS ?? process.env.NODE_EXTRA_CA_CERTS;
+  if (!file) return [];
+  try {
+    return readFileSync(file, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  } catch {
+    return [];
+  }
+}
+
+const PROXY_VARS = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy'] as const;
+
+export function createHttp(opts: HttpOptions): Http {
+  const custom = loadCustomCAs(opts.caFiles, opts.caData);
+  const caDigest = custom.length === 0 ? '' : createHash('sha256').update(custom.join('\n')).digest('hex');
+  // The custom CA is added to the system roots, not instead of them (an issuer behind a public CA
+  // and a proxy with a corporate CA both keep working).
+  const ca = custom.length === 0 ? undefined : [...rootCertificates, ...extraSystemCAs(opts.env ?? {}), ...custom];
+  const tls = ca ? { ca } : {};
+  const env = opts.env ?? process.env;
+  const pick = (a: string, b: string) => env[a] || env[b] || undefined;
+  const httpsProxy = pick('HTTPS_PROXY', 'https_proxy');
+  const httpProxy = pick('HTTP_PROXY', 'http_proxy');
+  const dispatcher: Dispatcher =
+    httpsProxy || httpProxy
+      ? new EnvHttpProxyAgent({
+          ...(httpProxy ? { httpProxy } : {}),
+          ...(httpsProxy ? { httpsProxy } : {}),
+          noProxy: pick('NO_PROXY', 'no_proxy') ?? '',
+          connect: tls,
+          requestTls: tls,
+        })
+      : new Agent({ connect: tls, keepAliveTimeout: 4_000 });
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const fetch: HttpFetch = async (url, init) => {
+    const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+    try {
+      return (await undiciFetch(url, { ...(init as object), signal, dispatcher } as Parameters<typeof undiciFetch>[1])) as unknown as Response;
+    } catch (err) {
+      throw classifyFetchError(err, url);
+    }
+  };
+  return { fetch, caDigest, close: () => dispatcher.close() };
+}
+
+export { PROXY_VARS };
+
+const TLS_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+/** Turn undici's "fetch failed" (the real reason is in the cause chain) into a coded, one-line error. */
+export function classifyFetchError(err: unknown, url: string): OidcError {
+  const origin = safeOrigin(url);
+  let e: unknown = err;
+  for (let i = 0; i < 6 && e; i++) {
+    const code = (e as { code?: unknown }).code;
+    const name = (e as { name?: unknown }).name;
+    if (typeof code === 'string' && TLS_CODES.has(code)) {
+      return new OidcError('E_TLS', `TLS verification of ${origin} failed: ${code}`, {
+        cause: err,
+        hint: 'if the issuer uses a private CA, pass it with --certificate-authority=FILE or --certificate-authority-data=BASE64',
+      });
+    }
+    if (name === 'TimeoutError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') {
+      return new OidcError('E_ISSUER_UNREACHABLE', `cannot reach ${origin}: timed out`, { cause: err, hint: 'check the issuer URL, your network and proxy settings' });
+    }
+    if (name === 'AbortError') return new OidcError('E_ISSUER_UNREACHABLE', `request to ${origin} was cancelled`, { cause: err });
+    if (typeof code === 'string' && /^(E[A-Z]+|UND_ERR_\w+)$/.test(code)) {
+      return new OidcError('E_ISSUER_UNREACHABLE', `cannot reach ${origin}: ${code}`, { cause: err, hint: 'check the issuer URL, your network and proxy settings' });
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return new OidcError('E_ISSUER_UNREACHABLE', `cannot reach ${origin}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+function safeOrigin(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}

@@ -1,0 +1,36 @@
+/** What a session needs to resume without a login. Kept small: one keyring item must stay well under 2 KiB-ish limits. */
+export interface TokenSet {
+  idToken: string;
+  /** Absent when the issuer gave none (no offline_access). */
+  refreshToken?: string;
+  /** The ID token's `exp`, in seconds since the epoch. */
+  expiresAt: number;
+  /** The ID token's `iat`, in seconds since the epoch (used to size the refresh margin). */
+  issuedAt: number;
+}
+
+export type StorageKind = 'file' | 'keyring' | 'none';
+
+/**
+ * A place to keep one TokenSet per session key. Implementations never throw for a missing or
+ * corrupt entry (that is a cache miss: `undefined`), only for a store that cannot work at all.
+ */
+export interface TokenStore {
+  readonly kind: StorageKind;
+  load(key: string): Promise<TokenSet | undefined>;
+  save(key: string, tokens: TokenSet): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+/** Parse anything read back from a store; `undefined` for anything that is not a TokenSet. */
+export function parseTokenSet(value: unknown): TokenSet | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (typeof v.idToken !== 'string' || v.idToken.length === 0) return undefined;
+  if (typeof v.expiresAt !== 'number' || !Number.isFinite(v.expiresAt)) return undefined;
+  if (typeof v.issuedAt !== 'number' || !Number.isFinite(v.issuedAt)) return undefined;
+  if (v.refreshToken !== undefined && typeof v.refreshToken !== 'string') return undefined;
+  const out: TokenSet = { idToken: v.idToken, expiresAt: v.expiresAt, issuedAt: v.issuedAt };
+  if (typeof v.refreshToken === 'string' && v.refreshToken.length > 0) out.refreshToken = v.refreshToken;
+  return out;
+}

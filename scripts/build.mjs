@@ -1,0 +1,30 @@
+// Build: tsc (type-check, and build/ for the tests) then two esbuild bundles in dist/:
+//   kubectl-oidc.cjs  the entry; get-token's whole path, node:* only (a CommonJS file starts fastest)
+//   main.cjs          everything heavy (openid-client, jose, undici, stores), loaded on demand
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+process.chdir(root);
+
+if (!process.argv.includes('--no-tsc')) {
+  rmSync('build', { recursive: true, force: true });
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+}
+
+const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning', legalComments: 'none' };
+
+// The entry's `import('../lib/main.js')` becomes require('./main.cjs') next to it.
+const heavyExternal = {
+  name: 'heavy-external',
+  setup(b) {
+    b.onResolve({ filter: /\/main\.js$/ }, (args) => (args.importer.endsWith('kubectl-oidc.ts') ? { path: './main.cjs', external: true } : undefined));
+  },
+};
+
+await build({ ...common, entryPoints: ['cmd/kubectl-oidc.ts'], outfile: 'dist/kubectl-oidc.cjs', plugins: [heavyExternal] });
+await build({ ...common, entryPoints: ['lib/main.ts'], outfile: 'dist/main.cjs', external: ['@napi-rs/keyring'] });
+chmodSync('dist/kubectl-oidc.cjs', 0o755);

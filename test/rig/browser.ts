@@ -1,0 +1,298 @@
+// A scripted "person at a browser", used as the product's --browser-command:
+//
+//   node build/test/rig/browser.js [--log FILE] [--mode login|deny|ignore] [--login NAME]
+//                                  [--spki HASH[,HASH]] [--insecure] [--timeout SECONDS] URL
+//
+// login:  open URL in headless Chromium, sign in on oidc-provider's dev login form, confirm any
+//         consent or device-confirmation page, stop once the loopback callback page has loaded
+//         (or the device flow's success page is shown).
+// deny:   press "[ Cancel ]" / "[ Abort ]" instead, so the callback receives error=access_denied.
+// ignore: only record the launch (someone who never logs in).
+//
+// Every launch appends one JSON line to --log (time, mode, target without its query), so tests can
+// count browser launches. Nothing is ever written to stdout; failures print one line on stderr.
+import { appendFileSync, chmodSync, realpathSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type BrowserMode = 'login' | 'deny' | 'ignore';
+
+export interface BrowserOptions {
+  log?: string;
+  mode?: BrowserMode;
+  login?: string;
+  /** SPKI hash(es) from spkiHash()/issuer.spki: Chromium accepts those certificates. */
+  spki?: string | string[];
+  /** Ignore all certificate errors instead (less realistic than --spki). */
+  insecure?: boolean;
+  timeoutSeconds?: number;
+}
+
+export interface BrowserLaunch {
+  time: string;
+  mode: BrowserMode;
+  login: string;
+  pid: number;
+  /** Origin and path of the URL it was given; never the query (it carries state and PKCE data). */
+  target: string;
+}
+
+const SCRIPT = fileURLToPath(import.meta.url);
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  // oidc-provider's pages load a Google font; with no network, failing DNS fast keeps pages quick.
+  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1, EXCLUDE [::1]',
+];
+
+/** argv (program first) that runs this script with the given options; append the URL. */
+export function browserCommand(opts: BrowserOptions = {}): string[] {
+  const argv = [process.execPath, SCRIPT];
+  if (opts.log) argv.push('--log', opts.log);
+  if (opts.mode) argv.push('--mode', opts.mode);
+  if (opts.login) argv.push('--login', opts.login);
+  const spki = typeof opts.spki === 'string' ? [opts.spki] : (opts.spki ?? []);
+  if (spki.length) argv.push('--spki', spki.join(','));
+  if (opts.insecure) argv.push('--insecure');
+  if (opts.timeoutSeconds) argv.push('--timeout', String(opts.timeoutSeconds));
+  return argv;
+}
+
+/**
+ * Writes an executable shell script running browserCommand(opts) with "$@", for products
+ * whose --browser-command takes a single program name rather than a command line.
+ */
+export function writeBrowserWrapper(dir: string, opts: BrowserOptions = {}, name = 'rig-browser'): string {
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const path = join(dir, name);
+  writeFileSync(path, `#!/bin/sh\nexec ${browserCommand(opts).map(quote).join(' ')} "$@"\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+/** The launches recorded in a --log file (missing file: none). */
+export async function readBrowserLog(file: string): Promise<BrowserLaunch[]> {
+  const { readFile } = await import('node:fs/promises');
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as BrowserLaunch);
+}
+
+// ---- the script -----------------------------------------------------------
+
+class UsageError extends Error {}
+
+function parseArgs(argv: string[]) {
+  const opts = { log: '', mode: 'login' as BrowserMode, login: 'alice', spki: '', insecure: false, timeout: 60 };
+  const url = argv.at(-1);
+  if (!url || url.startsWith('--')) throw new UsageError('missing URL (it must be the last argument)');
+  const rest = argv.slice(0, -1);
+  for (let i = 0; i < rest.length; i++) {
+    const flag = rest[i];
+    const value = () => {
+      const v = rest[++i];
+      if (v === undefined) throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--log': opts.log = value(); break;
+      case '--login': opts.login = value(); break;
+      case '--spki': opts.spki = value(); break;
+      case '--insecure': opts.insecure = true; break;
+      case '--timeout': opts.timeout = Number(value()); break;
+      case '--mode': {
+        const m = value();
+        if (m !== 'login' && m !== 'deny' && m !== 'ignore') throw new UsageError(`unknown mode ${m}`);
+        opts.mode = m;
+        break;
+      }
+      default: throw new UsageError(`unknown argument ${flag}`);
+    }
+  }
+  return { ...opts, url };
+}
+
+// Strip query and fragment: they carry state, PKCE challenges, codes.
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+// Error texts from Playwright quote whole URLs; keep only origin and path of each.
+function scrub(message: string): string {
+  return message.split('\n')[0]!.replace(/\bhttps?:\/\/[^\s"'<>]+/g, redact);
+}
+
+function isLoopbackCallback(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return (
+      u.protocol === 'http:' &&
+      ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname) &&
+      (u.searchParams.has('code') || u.searchParams.has('error'))
+    );
+  } catch {
+    return false;
+  }
+}
+
+// What is on screen, decided in the page (string form: this project compiles without DOM types).
+const DETECT = `(() => {
+  const q = (s) => document.querySelector(s);
+  const err = q('#rig-error');
+  if (err) return 'error:' + err.textContent;
+  if (q('#rig-device-success')) return 'device-success';
+  if (q('#rig-device-confirm')) return 'device-confirm';
+  if (q('#rig-device-error')) return 'device-error:' + q('#rig-device-error').textContent;
+  if (q('input[name=login]')) return 'login';
+  if (q('input[name=prompt][value=consent]')) return 'consent';
+  if (q('[form="op.deviceInputForm"]')) return 'device-input';
+  return 'other';
+})()`;
+
+// Actions run inside the page, like a person would trigger them, but without Playwright's
+// per-action actionability waits (they cost most of a second on this 2-core machine).
+const clickScript = (selector: string) => `document.querySelector(${JSON.stringify(selector)}).click()`;
+const loginScript = (login: string) => `(() => {
+  const form = document.querySelector('input[name=login]').form;
+  form.querySelector('input[name=login]').value = ${JSON.stringify(login)};
+  form.querySelector('input[name=password]').value = 'password';
+  form.querySelector('button[type=submit]').click();
+})()`;
+// oidc-provider's interaction pages all carry an "[ Cancel ]" link to their abort endpoint.
+const CANCEL = `[...document.querySelectorAll('a')].find((a) => a.textContent.includes('[ Cancel ]')).click()`;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function drive(opts: ReturnType<typeof parseArgs>): Promise<void> {
+  const { chromium } = await import('playwright-core');
+  const args = [...CHROMIUM_ARGS];
+  if (opts.spki) args.push(`--ignore-certificate-errors-spki-list=${opts.spki}`);
+  // launch() gives Chromium a fresh temporary profile (--user-data-dir) and removes it on close.
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
+  try {
+    const context = await browser.newContext({ ignoreHTTPSErrors: opts.insecure });
+    const page = await context.newPage();
+    let reachedCallback = false;
+    let navigationError: string | undefined;
+    page.on('response', (r) => {
+      if (r.request().isNavigationRequest() && isLoopbackCallback(r.url())) reachedCallback = true;
+    });
+    page.on('requestfailed', (r) => {
+      const failure = r.failure()?.errorText ?? 'failed';
+      // ERR_ABORTED is a navigation replaced by the next one (we clicked before it finished).
+      if (r.isNavigationRequest() && !failure.includes('ERR_ABORTED')) {
+        navigationError = `${redact(r.url())}: ${failure}`;
+      }
+    });
+
+    await page.goto(opts.url, { waitUntil: 'commit' }).catch((e: Error) => {
+      navigationError ??= scrub(e.message);
+    });
+
+    const acted = new Set<string>();
+    const deny = opts.mode === 'deny';
+    let deviceDone = false;
+    while (!reachedCallback && !deviceDone) {
+      if (navigationError) throw new Error(`navigation failed: ${navigationError}`);
+      const state = String(await page.evaluate(DETECT).catch(() => 'navigating'));
+      if (state.startsWith('error:')) throw new Error(`issuer error page: ${state.slice('error:'.length)}`);
+      if (state.startsWith('device-error:')) {
+        // After our own "[ Abort ]" the issuer shows the code form again with AbortedError.
+        if (deny && state.includes('AbortedError')) break;
+        throw new Error(`device flow: ${state.slice('device-error:'.length)}`);
+      }
+      if (state === 'device-input') throw new Error('device flow asks for the user code: open verification_uri_complete');
+      if (state === 'device-success') deviceDone = true;
+
+      // Act once per page (login and consent share a URL, hence the state in the key).
+      const key = `${page.url()} ${state}`;
+      const script = acted.has(key)
+        ? undefined
+        : state === 'device-confirm'
+          ? clickScript(deny ? '#rig-device-abort' : '#rig-device-continue')
+          : state === 'login' || state === 'consent'
+            ? deny
+              ? CANCEL
+              : state === 'login'
+                ? loginScript(opts.login)
+                : clickScript('button[type=submit]')
+            : undefined;
+      if (script) {
+        acted.add(key);
+        // The click starts a navigation, which may tear down the context evaluate() runs in.
+        await page.evaluate(script).catch(() => undefined);
+      }
+      await sleep(30);
+    }
+    // The product's callback page has answered; let it finish loading like a real tab would.
+    await page.waitForLoadState('load');
+  } finally {
+    await browser.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  let opts: ReturnType<typeof parseArgs>;
+  try {
+    opts = parseArgs(argv);
+  } catch (e) {
+    process.stderr.write(`browser.js: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (opts.log) {
+    const entry: BrowserLaunch = {
+      time: new Date().toISOString(),
+      mode: opts.mode,
+      login: opts.login,
+      pid: process.pid,
+      target: redact(opts.url),
+    };
+    appendFileSync(opts.log, `${JSON.stringify(entry)}\n`);
+  }
+  if (opts.mode === 'ignore') return 0;
+
+  const timer = setTimeout(() => {
+    process.stderr.write(`browser.js: gave up after ${opts.timeout} s (mode ${opts.mode})\n`);
+    process.exit(1);
+  }, opts.timeout * 1000);
+  try {
+    await drive(opts);
+    return 0;
+  } catch (e) {
+    process.stderr.write(`browser.js: ${scrub((e as Error).message ?? String(e))}\n`);
+    return 1;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const invokedDirectly = (() => {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(SCRIPT);
+  } catch {
+    return false;
+  }
+})();
+
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`browser.js: ${scrub(String(e))}\n`);
+      process.exit(1);
+    },
+  );
+}

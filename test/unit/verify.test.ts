@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair, exportSPKI, type JWK } from 'jose';
+import { verifyIdToken } from '../../lib/oidc/verify.js';
+import { isOidcError } from '../../lib/errors.js';
+
+const issuer = 'https://dex.example.com/dex';
+const clientId = 'kubernetes';
+const now = new Date('2026-11-28T12:00:00Z');
+const nowSec = Math.floor(now.getTime() / 1000);
+
+const key = await generateKeyPair('RS256', { extractable: true });
+const other = await generateKeyPair('RS256', { extractable: true });
+const jwk: JWK = { ...(await exportJWK(key.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+const keys = createLocalJWKSet({ keys: [jwk] });
+
+function claims(over: Record<string, unknown> = {}) {
+  return { iss: issuer, aud: clientId, sub: 'u1', email: 'a@example.com', iat: nowSec - 10, exp: nowSec + 3600, nonce: 'n1', ...over };
+}
+const sign = (c: Record<string, unknown>, k = key.privateKey, kid = 'k1') =>
+  new SignJWT(c).setProtectedHeader({ alg: 'RS256', kid }).sign(k);
+
+const opts = { issuer, clientId, nonce: 'n1', now };
+
+async function rejects(token: string, pattern: RegExp, o = opts) {
+  await assert.rejects(verifyIdToken(token, keys, o), (e) => {
+    assert.ok(isOidcError(e, 'E_ID_TOKEN_INVALID'), `expected E_ID_TOKEN_INVALID, got ${(e as Error).message}`);
+    assert.match((e as Error).message, pattern);
+    return true;
+  });
+}
+
+test('a good token verifies and yields exp and iat', async () => {
+  const v = await verifyIdToken(await sign(claims()), keys, opts);
+  assert.equal(v.expiresAt, nowSec + 3600);
+  assert.equal(v.issuedAt, nowSec - 10);
+  assert.equal(v.claims.email, 'a@example.com');
+});
+
+test('aud as an array containing the client id verifies', async () => {
+  await verifyIdToken(await sign(claims({ aud: ['other', clientId] })), keys, opts);
+});
+
+test('wrong aud', async () => rejects(await sign(claims({ aud: 'someone-else' })), /audience/));
+test('wrong iss', async () => rejects(await sign(claims({ iss: 'https://evil.example.com' })), /issuer/));
+test('expired', async () => rejects(await sign(claims({ exp: nowSec - 60 })), /expired/));
+test('wrong nonce on login', async () => rejects(await sign(claims({ nonce: 'other' })), /nonce/));
+test('bad signature (another key under the same kid)', async () => rejects(await sign(claims(), other.privateKey), /signature/));
+test('unknown kid', async () => rejects(await sign(claims(), key.privateKey, 'nope'), /no key/));
+
+test('alg none', async () => {
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  await rejects(`${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims())}.`, /algorithm|malformed/);
+});
+
+test('HS256 "signed" with the public key (algorithm confusion)', async () => {
+  const pem = await exportSPKI(key.publicKey);
+  const token = await new SignJWT(claims()).setProtectedHeader({ alg: 'HS256', kid: 'k1' }).sign(new TextEncoder().encode(pem));
+  await rejects(token, /algorithm/);
+});
+
+test('garbage is rejected, not thrown as something else', async () => rejects('not-a-jwt', /malformed/));
+
+test('no nonce expected on refresh: a token without nonce verifies', async () => {
+  const c = claims();
+  delete (c as Record<string, unknown>).nonce;
+  await verifyIdToken(await sign(c), keys, { issuer, clientId, now });
+});
