@@ -1,5 +1,5 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /**
@@ -85,7 +85,7 @@ async function waitFor<T>(what: string, deadlineMs: number, probe: () => Promise
   for (;;) {
     const v = await probe().catch(() => undefined);
     if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`secret-service rig: timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`secret-service rig: timed out waiting for ${what} (see daemons.log)`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -111,11 +111,14 @@ async function startBus(dir: string, mode: 'keyring' | 'bus-only'): Promise<Star
     XDG_RUNTIME_DIR: run,
     DBUS_SESSION_BUS_ADDRESS: `unix:path=${socket}`,
   };
+  // The daemons' chatter (fd limits, prompter warnings) goes to a log beside them, not the test output.
+  const log = openSync(join(dir, 'daemons.log'), 'a');
   const child = spawn('sh', ['-c', SUPERVISOR, 'supervisor', join(dir, 'bus.conf'), socket, mode], {
     env: { ...env, KEYRING_PASSWORD: 'test-password' },
     detached: true, // own process group, so stop() can kill it whole
-    stdio: ['pipe', 'ignore', 'inherit'],
+    stdio: ['pipe', 'ignore', log],
   });
+  closeSync(log);
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     child.once('exit', () => resolve());

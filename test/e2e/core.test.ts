@@ -1,0 +1,88 @@
+/**
+ * Issue 2 end to end: real kubectl, real Chromium, a real HTTPS issuer and a test API server,
+ * through the agent that get-token starts on demand. One world per scenario; steps run in order.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { createWorld, requireTools, cacheFiles, agentLog, type World } from './world.js';
+
+const skip = requireTools();
+
+test('login, cache, logout, ten concurrent kubectl runs', { skip, timeout: 180_000 }, async (t) => {
+  const w = await createWorld();
+  t.after(() => w.close());
+
+  await t.test('kubectl auth whoami logs in through the browser and prints email and groups', async () => {
+    const r = await w.kubectl(['auth', 'whoami']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /alice@example\.com/);
+    assert.match(r.stdout, /developers/);
+    assert.match(r.stdout, /kubectl-oidc:users/);
+    assert.match(r.stderr, /Opening your browser/);
+    assert.equal(await w.launches(), 1);
+    assert.equal(w.issuer.stats.tokenRequests.authorization_code, 1);
+  });
+
+  await t.test('the token is cached: no browser, no token request', async () => {
+    const before = { ...w.issuer.stats.tokenRequests };
+    const r = await w.kubectl(['auth', 'whoami']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /alice@example\.com/);
+    assert.equal(r.stderr, '', 'nothing to say on a cache hit');
+    assert.equal(await w.launches(), 1);
+    assert.deepEqual(w.issuer.stats.tokenRequests, before);
+  });
+
+  await t.test('the cache file is 0600 in a 0700 dir and holds no token in its name', () => {
+    const files = cacheFiles(w);
+    assert.equal(files.length, 1);
+    const dir = join(w.env.XDG_CACHE_HOME!, 'kubectl-oidc');
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    assert.equal(statSync(join(dir, files[0]!)).mode & 0o777, 0o600);
+  });
+
+  await t.test('the agent log holds no token', () => {
+    const log = agentLog(w);
+    assert.match(log, /logged in/);
+    assert.doesNotMatch(log, /eyJ/);
+  });
+
+  await t.test('kubectl oidc logout, then ten concurrent kubectl runs open the browser once', async () => {
+    const out = await w.plugin(['logout', ...w.tokenArgs]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(cacheFiles(w).length, 0, 'logout removes the token file');
+    const launches = await w.launches();
+    const codes = await Promise.all(Array.from({ length: 10 }, () => w.kubectl(['get', '--raw', '/api/v1/namespaces'], { timeoutMs: 90_000 })));
+    for (const r of codes) assert.equal(r.code, 0, r.stderr);
+    assert.equal((await w.launches()) - launches, 1, 'one browser tab for ten kubectl processes');
+  });
+});
+
+test('refresh after expiry, and a new login after the grant is revoked', { skip, timeout: 120_000 }, async (t) => {
+  const w = await createWorld({ issuer: { idTokenTtl: 8 } });
+  t.after(() => w.close());
+  const r1 = await w.kubectl(['auth', 'whoami']);
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.equal(await w.launches(), 1);
+
+  await t.test('after the ID token expires, the next run has a new token without a browser', async () => {
+    await sleep(9_000);
+    const r = await w.kubectl(['auth', 'whoami']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await w.launches(), 1, 'no browser');
+    assert.ok(w.issuer.stats.tokenRequests.refresh_token >= 1, 'refreshed');
+    assert.equal(w.issuer.stats.refreshFailures, 0, 'no rotated refresh token was ever presented twice');
+  });
+
+  await t.test('after the issuer revokes the grant, the next run logs in again', async () => {
+    w.issuer.revokeAll();
+    await sleep(9_000);
+    const r = await w.kubectl(['auth', 'whoami']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /alice@example\.com/);
+    assert.equal(await w.launches(), 2, 'a new browser login');
+  });
+});

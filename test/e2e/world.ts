@@ -1,0 +1,141 @@
+import { mkdtempSync, mkdirSync, symlinkSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
+import { createTestCA, type TestCA } from '../rig/ca.js';
+import { startIssuer, PUBLIC_CLIENT_ID, type TestIssuer, type IssuerOptions } from '../rig/issuer.js';
+import { startApiServer, writeKubeconfig, runKubectl, type TestApiServer, type KubectlResult, type ExecUser } from '../rig/apiserver.js';
+import { writeBrowserWrapper, readBrowserLog, type BrowserMode } from '../rig/browser.js';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const ENTRY = join(ROOT, 'dist/kubectl-oidc.cjs');
+
+/** Fail (in CI) or say why not (locally) when a real part is missing. */
+export function requireTools(): string | undefined {
+  const missing = ['/usr/bin/kubectl', '/usr/bin/chromium', ENTRY].filter((p) => !existsSync(p));
+  if (missing.length === 0) return undefined;
+  const why = `missing ${missing.join(', ')} (run the README's test command, which installs them)`;
+  if (process.env.CI === 'true') throw new Error(why);
+  return why;
+}
+
+export interface World {
+  dir: string;
+  ca: TestCA;
+  issuer: TestIssuer;
+  api: TestApiServer;
+  /** Environment for kubectl and the plugin: a fresh HOME, cache, state and runtime dir. */
+  env: Record<string, string>;
+  binDir: string;
+  browserLog: string;
+  /** get-token flags (issuer, client, CA, browser, a free port). */
+  tokenArgs: string[];
+  kubeconfig(name?: string, exec?: Partial<ExecUser>, extraArgs?: string[]): Promise<string>;
+  kubectl(args: string[], opts?: { kubeconfig?: string; env?: Record<string, string | undefined>; timeoutMs?: number; input?: string }): Promise<KubectlResult>;
+  /** Run the plugin directly (not through kubectl). */
+  plugin(args: string[], opts?: { env?: Record<string, string | undefined>; timeoutMs?: number }): Promise<KubectlResult>;
+  launches(): Promise<number>;
+  stopAgent(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createWorld(opts: { issuer?: Partial<IssuerOptions>; browserMode?: BrowserMode; extraArgs?: string[] } = {}): Promise<World> {
+  const dir = mkdtempSync(join(tmpdir(), 'ko-e2e-'));
+  const ca = await createTestCA(dir);
+  const issuer = await startIssuer({ ca, ...opts.issuer });
+  const api = await startApiServer({ issuerUrl: issuer.url, clientId: PUBLIC_CLIENT_ID, issuerCaPem: ca.caPem, ca });
+  const binDir = join(dir, 'bin');
+  mkdirSync(binDir);
+  symlinkSync(ENTRY, join(binDir, 'kubectl-oidc'));
+  const browserLog = join(dir, 'browser.log');
+  const browser = writeBrowserWrapper(dir, { log: browserLog, mode: opts.browserMode ?? 'login', spki: issuer.spki, login: 'alice' });
+  const home = join(dir, 'home');
+  mkdirSync(home, { mode: 0o700 });
+  const env: Record<string, string> = {
+    HOME: home,
+    PATH: `${binDir}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    XDG_CACHE_HOME: join(home, '.cache'),
+    XDG_STATE_HOME: join(home, '.local/state'),
+    XDG_CONFIG_HOME: join(home, '.config'),
+    XDG_DATA_HOME: join(home, '.local/share'),
+    KUBECTL_OIDC_RUNTIME_DIR: join(dir, 'run'),
+    KUBECTL_OIDC_AGENT_IDLE_TIMEOUT: '2m',
+    DBUS_SESSION_BUS_ADDRESS: 'disabled:',
+  };
+  const tokenArgs = [
+    `--oidc-issuer-url=${issuer.url}`,
+    `--oidc-client-id=${PUBLIC_CLIENT_ID}`,
+    `--certificate-authority=${ca.caFile}`,
+    '--oidc-extra-scope=email',
+    '--oidc-extra-scope=groups',
+    `--browser-command=${browser}`,
+    '--listen-address=127.0.0.1:0',
+    '--token-cache-storage=file',
+    ...(opts.extraArgs ?? []),
+  ];
+  const defaultKubeconfig = join(dir, 'kubeconfig');
+  const world: World = {
+    dir, ca, issuer, api, env, binDir, browserLog, tokenArgs,
+    async kubeconfig(name = 'kubeconfig', exec = {}, extraArgs = []) {
+      return writeKubeconfig({
+        path: join(dir, name),
+        server: api.url,
+        caPem: api.caPem,
+        user: { exec: { command: join(binDir, 'kubectl-oidc'), args: ['get-token', ...tokenArgs, ...extraArgs], ...exec } },
+      });
+    },
+    kubectl(args, o = {}) {
+      return runKubectl(args, { kubeconfig: o.kubeconfig ?? defaultKubeconfig, env: { ...env, ...o.env }, timeoutMs: o.timeoutMs ?? 60_000, ...(o.input !== undefined ? { input: o.input } : {}) });
+    },
+    plugin(args, o = {}) {
+      return run(process.execPath, [ENTRY, ...args], { ...process.env, ...env, ...o.env }, o.timeoutMs ?? 60_000);
+    },
+    async launches() {
+      return (await readBrowserLog(browserLog)).length;
+    },
+    async stopAgent() {
+      await run(process.execPath, [ENTRY, 'agent', 'stop'], { ...process.env, ...env }, 10_000);
+    },
+    async close() {
+      await world.stopAgent().catch(() => {});
+      await Promise.all([issuer.close(), api.close()]);
+    },
+  };
+  await world.kubeconfig();
+  return world;
+}
+
+export function run(file: string, args: string[], env: Record<string, string | undefined>, timeoutMs: number, input?: string): Promise<KubectlResult> {
+  return new Promise((resolveRun) => {
+    const child = spawn(file, args, { env: env as NodeJS.ProcessEnv, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    if (input !== undefined) child.stdin!.end(input);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolveRun({ code, stdout, stderr, timedOut });
+    });
+  });
+}
+
+/** Token files in the world's cache dir (never the lock files). */
+export function cacheFiles(world: World): string[] {
+  const d = join(world.env.XDG_CACHE_HOME!, 'kubectl-oidc');
+  return existsSync(d) ? readdirSync(d).filter((f) => f.endsWith('.json')) : [];
+}
+
+export function agentLog(world: World): string {
+  try {
+    return readFileSync(join(world.env.XDG_STATE_HOME!, 'kubectl-oidc', 'agent.log'), 'utf8');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,50 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { VERSION } from '../../lib/version.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+test('lib/version.ts matches package.json', () => {
+  assert.equal(VERSION, JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version);
+});
+
+/** Static imports reachable from get-token: only node:* and the shared light modules. */
+test('the get-token path imports no heavy module', () => {
+  const seen = new Set<string>();
+  const external = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const src = readFileSync(file, 'utf8');
+    // `import ... from 'x'` and `export ... from 'x'`, not `import('x')` (lazy loads are allowed).
+    for (const m of src.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm)) {
+      const spec = m[1]!;
+      if (/^import\s+type\s/.test(m[0].trim())) continue;
+      if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
+      else external.add(spec);
+    }
+  };
+  visit(join(root, 'cmd/kubectl-oidc.ts'));
+  const nonNode = [...external].filter((s) => !s.startsWith('node:'));
+  assert.deepEqual(nonNode, ['env-paths'], `unexpected modules on the get-token path: ${nonNode.join(', ')}`);
+  const heavyDirs = [...seen].map((f) => f.slice(root.length + 1)).filter((f) => /^lib\/(agent|oidc|store)\/|^lib\/main\.ts$/.test(f));
+  assert.deepEqual(heavyDirs, [], 'get-token must not load lib/agent, lib/oidc, lib/store or lib/main');
+  assert.ok(seen.size > 3, 'the walk found the client modules');
+});
+
+test('the built entry bundle requires only node:* modules', () => {
+  let src: string;
+  try {
+    src = readFileSync(join(root, 'dist/kubectl-oidc.cjs'), 'utf8');
+  } catch {
+    assert.fail('dist/kubectl-oidc.cjs is missing: run `npm run build` first');
+  }
+  const reqs = [...src.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
+  assert.ok(reqs.length > 0);
+  assert.deepEqual(reqs.filter((r) => !r!.startsWith('node:')), []);
+  assert.match(src, /import\("\.\/main\.cjs"\)/, 'the heavy half is loaded lazily');
+  void readdirSync;
+});
