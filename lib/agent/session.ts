@@ -53,6 +53,7 @@ export class Session {
   private refreshing: Promise<TokenSet> | undefined;
   private loggingIn: { promise: Promise<TokenSet>; listeners: Set<(m: string) => void>; shown: string[] } | undefined;
   private cooldownUntil = 0;
+  private cooldownReason = '';
   lastUsed = 0;
 
   constructor(private readonly deps: SessionDeps) {}
@@ -161,7 +162,7 @@ export class Session {
     }
     if (!ctx.interactive && this.deps.now() < this.cooldownUntil) {
       return Promise.reject(
-        new OidcError('E_LOGIN_REQUIRED', 'login required: the last browser login was not completed', {
+        new OidcError('E_LOGIN_REQUIRED', `login required: the last browser login was not completed (${this.cooldownReason})`, {
           hint: 'run `kubectl oidc login` (with the same flags) in a terminal, or run kubectl in a terminal',
         }),
       );
@@ -187,7 +188,11 @@ export class Session {
         this.deps.log.info(`session ${this.short}: logged in; ID token valid until ${new Date(t.expiresAt * 1000).toISOString()}`);
         return t;
       } catch (err) {
-        this.cooldownUntil = this.deps.now() + LOGIN_COOLDOWN_MS;
+        // Only a login that reached the browser counts: no tab was opened for, say, an unreachable issuer.
+        if (shown.length > 0) {
+          this.cooldownUntil = this.deps.now() + LOGIN_COOLDOWN_MS;
+          this.cooldownReason = (err as Error).message;
+        }
         throw err;
       } finally {
         await release();

@@ -78,7 +78,7 @@ let wedged: { reason: string; settled: boolean; at: number } | undefined;
 
 function wedgedReason(): string | undefined {
   if (wedged?.settled && Date.now() - wedged.at > WEDGED_COOL_DOWN_MS) wedged = undefined;
-  return wedged && `${wedged.reason} earlier; not asking it again for now`;
+  return wedged && `${wedged.reason} a moment ago; not asking it again yet`;
 }
 
 /** True while the keyring is considered hung: a cached probe result must not be trusted then. */
@@ -142,7 +142,7 @@ export function createKeyringStore(opts: { service?: string; timeoutMs?: number 
   const service = opts.service ?? KEYRING_SERVICE;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_KEYRING_TIMEOUT_MS;
   const entry = (k: Keyring, key: string) => new k.AsyncEntry(service, key, ENTRY_OPTIONS);
-  const failure = (err: unknown) => (err instanceof KeyringFailure ? err : classify(err, 0));
+  const failure = (err: unknown) => classify(err, 0); // call() already classified it
   return {
     kind: 'keyring',
     async load(key) {
@@ -213,6 +213,6 @@ export async function probeKeyring(opts: { service?: string; timeoutMs?: number 
     await call(left(), (k) => entry(k).deleteCredential());
     return back === value ? { ok: true } : { ok: false, reason: 'the keyring did not return what was written to it' };
   } catch (err) {
-    return { ok: false, reason: (err instanceof KeyringFailure ? err : classify(err, Date.now() - deadline + timeoutMs)).reason };
+    return { ok: false, reason: classify(err, 0).reason };
   }
 }

@@ -42,7 +42,7 @@ export async function openStore(opts: {
     }
     return {
       store: file,
-      notice: `kubectl-oidc: no usable OS keyring (${probe.reason}); keeping tokens in ${opts.cacheDir} (files readable only by you)`,
+      notice: `kubectl-oidc: no usable OS keyring: ${probe.reason}; keeping tokens in ${opts.cacheDir} (files readable only by you)`,
     };
   }
   return { store: keyringOverFile(createKeyringStore({ timeoutMs }), file, opts.storage === 'auto') };

@@ -128,6 +128,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<TestApiSer
     if (doc.issuer !== opts.issuerUrl) throw new Error(`issuer discovery: issuer ${String(doc.issuer)} is not ${opts.issuerUrl}`);
     if (typeof doc.jwks_uri !== 'string') throw new Error('issuer discovery: no jwks_uri');
     jwks = createRemoteJWKSet(new URL(doc.jwks_uri), {
+      // Refetch at once on an unknown kid (a restarted issuer has a new key), as go-oidc does.
+      cooldownDuration: 0,
       [customFetch]: (url: string, init: Record<string, unknown>) =>
         issuerFetch(url, init) as unknown as Promise<Response>,
     });

@@ -12,6 +12,7 @@
 // Every launch appends one JSON line to --log (time, mode, target without its query), so tests can
 // count browser launches. Nothing is ever written to stdout; failures print one line on stderr.
 import { appendFileSync, chmodSync, realpathSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -78,7 +79,6 @@ export function writeBrowserWrapper(dir: string, opts: BrowserOptions = {}, name
 
 /** The launches recorded in a --log file (missing file: none). */
 export async function readBrowserLog(file: string): Promise<BrowserLaunch[]> {
-  const { readFile } = await import('node:fs/promises');
   const text = await readFile(file, 'utf8').catch(() => '');
   return text
     .split('\n')

@@ -46,6 +46,8 @@ export interface IssuerOptions {
   /** oidc-provider's own behaviour on refresh token reuse: revoke the whole grant. Default false (Dex). */
   reuseRevokesGrant?: boolean;
   groups?: string[];
+  /** Listen on this port (e.g. to restart an issuer at the same URL). Default: a free one. */
+  port?: number;
 }
 
 export interface TestIssuer {
@@ -203,7 +205,10 @@ export async function startIssuer(opts: IssuerOptions): Promise<TestIssuer> {
 
   const { certPem, keyPem } = opts.ca.issue();
   const server: Server = createServer({ cert: certPem, key: keyPem });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', resolve);
+  });
   const port = (server.address() as AddressInfo).port;
   const url = `https://127.0.0.1:${port}${mount}`;
 
@@ -306,7 +311,10 @@ export async function startIssuer(opts: IssuerOptions): Promise<TestIssuer> {
     clientBasedCORS: () => true,
     renderError: (ctx, out) => {
       // The browser driver reads #rig-error to fail fast with the issuer's message.
-      const text = Object.entries(out).map(([k, v]) => `${k}: ${String(v)}`).join('; ');
+      const text = Object.entries(out)
+        .filter(([k]) => k !== 'state')
+        .map(([k, v]) => `${k}: ${String(v)}`)
+        .join('; ');
       ctx.type = 'html';
       ctx.body = page('Error', `<pre id="rig-error">${escapeHtml(text)}</pre>`);
     },

@@ -25,6 +25,8 @@ export type Op =
   | { op: 'load'; key: string }
   | { op: 'delete'; key: string }
   | { op: 'probe' }
+  /** Writes a raw value under the store's service and `key` (to plant a corrupt item). */
+  | { op: 'setRaw'; key: string; value: string }
   /** Lists this service's items (not for a hung keyring: the library's search never times out). */
   | { op: 'list'; service?: string }
   /** A threadpool-backed fs call, to show a stuck keyring call does not starve file I/O. */
@@ -93,6 +95,11 @@ async function main(): Promise<Report> {
         case 'probe':
           r.value = await probeKeyring({ timeoutMs: script.timeoutMs });
           break;
+        case 'setRaw': {
+          const k = await import('@napi-rs/keyring');
+          await new k.AsyncEntry('kubectl-oidc', op.key, { linux: { store: 'secret-service' } }).setPassword(op.value);
+          break;
+        }
         case 'list': {
           const k = await import('@napi-rs/keyring');
           r.value = (await k.findCredentialsAsync(op.service ?? 'kubectl-oidc')).map((c) => c.account);

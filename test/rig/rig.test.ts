@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -181,6 +181,44 @@ test('kubectl with a static token: whoami, get ns, get --raw', async () => {
   assert.equal(raw.code, 0, raw.stderr);
   assert.equal(JSON.parse(raw.stdout).items[0].metadata.name, 'default');
   assert.ok(api.requests.some((r) => r.path === '/version' && r.user === 'alice@example.com'));
+});
+
+test('kubeconfig exec user: kubectl runs the plugin and passes the cluster extension config', async () => {
+  const plugin = join(dir, 'fake-plugin.mjs');
+  const infoFile = join(dir, 'exec-info.json');
+  await writeFile(
+    plugin,
+    `import { writeFileSync } from 'node:fs';
+const info = process.env.KUBERNETES_EXEC_INFO;
+writeFileSync(process.env.RIG_EXEC_INFO_FILE, info);
+process.stdout.write(JSON.stringify({ apiVersion: JSON.parse(info).apiVersion, kind: 'ExecCredential', status: { token: process.env.RIG_TOKEN } }));
+`,
+  );
+  const extension = { issuer: issuer.url, clientId: 'kubectl-oidc' };
+  const kubeconfig = await writeKubeconfig({
+    path: join(dir, 'kubeconfig-exec'),
+    server: api.url,
+    caPem: api.caPem,
+    user: {
+      exec: {
+        command: process.execPath,
+        args: [plugin],
+        env: [
+          { name: 'RIG_TOKEN', value: await issuer.mintIdToken() },
+          { name: 'RIG_EXEC_INFO_FILE', value: infoFile },
+        ],
+        provideClusterInfo: true,
+      },
+    },
+    clusterExtensionConfig: extension,
+  });
+  const res = await runKubectl(['auth', 'whoami'], { kubeconfig });
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(res.stdout, /alice@example\.com/);
+  const info = JSON.parse(await readFile(infoFile, 'utf8'));
+  assert.equal(info.apiVersion, 'client.authentication.k8s.io/v1');
+  assert.equal(info.spec.interactive, false);
+  assert.deepEqual(info.spec.cluster.config, extension);
 });
 
 test('refresh rotates the token; the old one is refused (invalid_grant), the new one still works', async () => {

@@ -56,17 +56,22 @@ function busConfig(socket: string): string {
 
 /**
  * The supervisor runs in its own process group with its stdin on a pipe from this process.
- * `cat` returns when that pipe closes — on stop() or when this process dies however it dies —
- * and then the whole group is killed, so a failed or killed test run leaves no daemon behind.
+ * `cat` returns when that pipe closes (on stop(), or when this process dies however it dies);
+ * then it kills the daemons (SIGKILL: a SIGSTOPped one ignores anything else) and reaps them.
  */
 const SUPERVISOR = `
-dbus-daemon --config-file="$1" --nofork &
-while [ ! -S "$2" ]; do sleep 0.02; done
+dbus-daemon --config-file="$1" --nofork & BUS=$!
+i=0; while [ ! -S "$2" ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
+GKD=
 if [ "$3" = keyring ]; then
-  printf %s "$KEYRING_PASSWORD" | gnome-keyring-daemon --foreground --unlock --components=secrets &
+  gnome-keyring-daemon --foreground --unlock --components=secrets <<EOF &
+$KEYRING_PASSWORD
+EOF
+  GKD=$!
 fi
 cat >/dev/null
-kill -KILL 0
+kill -KILL $GKD $BUS 2>/dev/null
+wait
 `;
 
 function dbusSend(env: Record<string, string>, args: string[], timeoutMs = 5_000): Promise<string> {
@@ -125,12 +130,16 @@ async function startBus(dir: string, mode: 'keyring' | 'bus-only'): Promise<Star
   });
   const stop = async () => {
     child.stdin?.end();
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+    // The supervisor cleans up by itself within milliseconds; the group kill is the backstop.
+    const backstop = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, 3_000);
     await exited;
+    clearTimeout(backstop);
   };
   try {
     await waitFor('the session bus', 10_000, async () => ((await dbusSend(env, [...BUS, 'org.freedesktop.DBus.GetId'])) ? true : undefined));

@@ -147,8 +147,9 @@ test('refresh fails on the network but the token has not expired: it is still se
 test('after a failed login, non-interactive callers get "login required" fast, interactive ones may retry', async () => {
   const r = rig();
   let attempts = 0;
-  r.setLogin(async () => {
+  r.setLogin(async (show) => {
     attempts++;
+    show('open https://issuer/login');
     throw new OidcError('E_LOGIN_TIMEOUT', 'nobody logged in');
   });
   const s = new Session(r.deps);
@@ -190,4 +191,16 @@ test('forget clears memory and store', async () => {
   assert.equal(await r.store.load('k'), undefined);
   await s.getToken(r.ctx());
   assert.equal(r.counts.login, 2);
+});
+
+test('a login that failed before any browser opened (issuer down) sets no cool-down', async () => {
+  const r = rig();
+  let attempts = 0;
+  r.setLogin(async () => {
+    attempts++;
+    throw new OidcError('E_ISSUER_UNREACHABLE', 'down');
+  });
+  const s = new Session(r.deps);
+  for (let i = 0; i < 3; i++) await assert.rejects(s.getToken(r.ctx(false)), (e) => isOidcError(e, 'E_ISSUER_UNREACHABLE'));
+  assert.equal(attempts, 3);
 });
