@@ -8,7 +8,7 @@ import { FrameReader, encodeFrame, parseFrame, type Frame, type Request } from '
 /** Errors that mean "no agent here": start one. */
 export function isNoAgent(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ENOTSOCK';
+  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ENOTSOCK' || code === 'ENOTDIR';
 }
 
 /**
@@ -51,8 +51,11 @@ export function agentLogPath(stateDir: string): string {
   return join(stateDir, 'agent.log');
 }
 
-/** Start `kubectl-oidc agent` detached, its output appended to the log; never waited for. */
-export function spawnAgent(entry: string, stateDir: string, env: NodeJS.ProcessEnv): void {
+/**
+ * Start `kubectl-oidc agent` detached, its output appended to the log. Resolves `exited` if it dies
+ * early (it could not start, or another agent won the race), so nobody waits for a socket in vain.
+ */
+export function spawnAgent(entry: string, stateDir: string, env: NodeJS.ProcessEnv): { exited: Promise<number | null> } {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const log = agentLogPath(stateDir);
   try {
@@ -68,18 +71,26 @@ export function spawnAgent(entry: string, stateDir: string, env: NodeJS.ProcessE
       cwd: '/',
       windowsHide: true,
     });
-    child.on('error', () => {});
+    const exited = new Promise<number | null>((resolve) => {
+      child.once('error', () => resolve(-1));
+      child.once('exit', (code) => resolve(code));
+    });
     child.unref();
+    return { exited };
   } finally {
     closeSync(fd);
   }
 }
 
-/** Poll until the socket accepts a connection. */
-export async function waitForSocket(socketPath: string, timeoutMs: number): Promise<boolean> {
+/** Poll until the socket accepts a connection, or `gone` says the agent we started has exited. */
+export async function waitForSocket(socketPath: string, timeoutMs: number, gone?: Promise<unknown>): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   let delay = 5;
+  let exited = false;
+  void gone?.then(() => (exited = true));
   while (Date.now() < deadline) {
+    // An agent that exited may have lost a start race to another one that is now listening: one last look.
+    const last = exited;
     const ok = await new Promise<boolean>((resolve) => {
       const s = connect(socketPath);
       s.once('connect', () => {
@@ -89,6 +100,7 @@ export async function waitForSocket(socketPath: string, timeoutMs: number): Prom
       s.once('error', () => resolve(false));
     });
     if (ok) return true;
+    if (last) return false;
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 50);
   }

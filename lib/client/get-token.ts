@@ -104,13 +104,14 @@ async function tryAgent(io: Io, req: Request, options?: GetTokenOptions): Promis
 
 async function start(io: Io, sock: string): Promise<boolean> {
   const state = stateDir();
+  let exited: Promise<unknown>;
   try {
-    spawnAgent(io.entry, state, { ...process.env, ...io.env } as NodeJS.ProcessEnv);
+    ({ exited } = spawnAgent(io.entry, state, { ...process.env, ...io.env } as NodeJS.ProcessEnv));
   } catch (err) {
     io.stderr(`kubectl-oidc: cannot start the agent (${(err as Error).message}); continuing without it\n`);
     return false;
   }
-  if (await waitForSocket(sock, 5_000)) return true;
+  if (await waitForSocket(sock, 5_000, exited)) return true;
   const tail = logTail(state);
   io.stderr(`kubectl-oidc: the agent did not start; continuing without it. Its log (${agentLogPath(state)}) ends with:\n${tail ? tail.replace(/^/gm, '  ') : '  (empty)'}\n`);
   return false;

@@ -21,8 +21,9 @@ export async function acquireLock(dir: string, key: string, opts: { timeoutMs: n
       const release = await lockfile.lock(target, {
         lockfilePath: `${target}.lock`,
         realpath: false,
-        stale: 10_000,
-        update: 2_000,
+        // A holder killed with SIGKILL blocks others for at most `stale` (5 s is proper-lockfile's minimum).
+        stale: 5_000,
+        update: 1_000,
         // A lost lock (clock jump, dir removed) must not crash the process: the next writer just wins.
         onCompromised: () => {},
       });

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian machine: installs what the tests need (Debian packages
+# for the real parts: Chromium, a Secret Service, D-Bus; then npm packages), builds, runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+debs=(chromium gnome-keyring dbus dbus-daemon dbus-bin)
+missing=()
+for p in "${debs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v kubectl >/dev/null || { echo "kubectl is not on PATH: the end-to-end tests drive the real kubectl" >&2; exit 1; }
+
+npm ci --no-audit --no-fund
+npm test
