@@ -215,15 +215,55 @@ async function demo(headless: boolean): Promise<void> {
   say();
 }
 
+/** The agent's pid from the agent.json it keeps next to its socket, if it is running. */
+function readAgentPid(w: World): number | undefined {
+  try {
+    const state = JSON.parse(readFileSync(join(w.env.KUBECTL_OIDC_RUNTIME_DIR!, 'agent.json'), 'utf8')) as { pid?: unknown };
+    return typeof state.pid === 'number' && Number.isInteger(state.pid) && state.pid > 1 ? state.pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `pid` is still this demo's agent (its command line names the demo's dir) after waiting up to `ms`. */
+async function stillRunning(pid: number, dir: string, ms: number): Promise<boolean> {
+  const ours = () => {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return false;
+    }
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir);
+    } catch {
+      return !existsSync('/proc/self'); // no /proc (macOS): the signal check has to do
+    }
+  };
+  for (const end = Date.now() + ms; Date.now() < end; ) {
+    if (!ours()) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return ours();
+}
+
 /** Stop the agent, close the servers, remove the temp dir. Runs once; later callers share it. */
 function shutdown(): Promise<void> {
   closing ??= (async () => {
     if (current && current.exitCode === null && current.signalCode === null) current.kill('SIGTERM');
     const w = world;
     if (!w) return;
+    const agentPid = readAgentPid(w);
     const stop = await run(process.execPath, [ENTRY, 'agent', 'stop'], { ...process.env, ...w.env }, 10_000);
     const said = (stop.stderr + stop.stdout).trim().split('\n').pop() ?? '';
     say(dim(`   $ kubectl-oidc agent stop → ${said || `exit code ${stop.code}`}`));
+    // A stopped agent still waits out a login in progress (an interrupted first run) before it
+    // exits; its dirs are about to go, so end it rather than leave it behind for minutes.
+    if (agentPid !== undefined && (await stillRunning(agentPid, w.dir, 3_000))) {
+      try {
+        process.kill(agentPid, 'SIGKILL');
+        say(dim(`   the agent (pid ${agentPid}) was still waiting for the unfinished login; killed it`));
+      } catch {}
+    }
     await Promise.all([w.issuer.close(), w.api.close()]).catch(() => {});
     rmSync(w.dir, { recursive: true, force: true });
     say(dim(`   closed the issuer and the API server, removed ${w.dir}`));

@@ -45,7 +45,14 @@ export async function openStore(opts: {
       notice: `kubectl-oidc: no usable OS keyring: ${probe.reason}; keeping tokens in ${opts.cacheDir} (files readable only by you)`,
     };
   }
-  return { store: keyringOverFile(createKeyringStore({ timeoutMs }), file, opts.storage === 'auto') };
+  const store = keyringOverFile(createKeyringStore({ timeoutMs }), file, opts.storage === 'auto');
+  return opts.storage === 'auto' ? { store, notice: `kubectl-oidc: keeping tokens in the ${keyringName()}` } : { store };
+}
+
+function keyringName(): string {
+  if (process.platform === 'darwin') return 'macOS Keychain';
+  if (process.platform === 'win32') return 'Windows Credential Manager';
+  return 'OS keyring (Secret Service)';
 }
 
 /**

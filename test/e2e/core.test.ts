@@ -36,6 +36,18 @@ test('login, cache, logout, ten concurrent kubectl runs', { skip, timeout: 180_0
     assert.deepEqual(w.issuer.stats.tokenRequests, before);
   });
 
+  await t.test('`kubectl oidc get-token` through plugin discovery, answering v1beta1 when asked', async () => {
+    const kc = await w.kubeconfig('kubeconfig-plugin', { command: 'kubectl', args: ['oidc', 'get-token', ...w.tokenArgs], apiVersion: 'client.authentication.k8s.io/v1beta1' });
+    const r = await w.kubectl(['auth', 'whoami'], { kubeconfig: kc });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /alice@example\.com/);
+    assert.equal(await w.launches(), 1, 'the same session: no new login');
+    const raw = await w.plugin(['get-token', ...w.tokenArgs], { env: { KUBERNETES_EXEC_INFO: `${JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1beta1', kind: 'ExecCredential', spec: { interactive: false } })}\n` } });
+    assert.equal(JSON.parse(raw.stdout).apiVersion, 'client.authentication.k8s.io/v1beta1');
+    const plain = await w.plugin(['get-token', ...w.tokenArgs]);
+    assert.equal(JSON.parse(plain.stdout).apiVersion, 'client.authentication.k8s.io/v1beta1', 'no KUBERNETES_EXEC_INFO: v1beta1');
+  });
+
   await t.test('the cache file is 0600 in a 0700 dir and holds no token in its name', () => {
     const files = cacheFiles(w);
     assert.equal(files.length, 1);
