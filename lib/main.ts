@@ -144,6 +144,8 @@ async function runAgent(sock: string, idleTimeoutMs: number, debug: boolean): Pr
   const { agent } = result;
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(sig, () => void agent.stop(sig));
   await agent.closed;
+  // Everything is closed; do not let a stray handle (a native keyring call) keep a stopped agent alive.
+  setTimeout(() => process.exit(0), 1_000).unref();
   return 0;
 }
 

@@ -184,7 +184,10 @@ export function createRegistry(deps: RegistryDeps) {
     },
 
     async close(): Promise<void> {
-      for (const e of entries.values()) clearTimeout(e.timer);
+      for (const e of entries.values()) {
+        clearTimeout(e.timer);
+        e.session.close();
+      }
       await Promise.all([...entries.values()].map((e) => e.oidc.close().catch(() => {})));
       entries.clear();
     },

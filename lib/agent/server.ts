@@ -178,13 +178,16 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
       log.info(`agent stopping: ${reason}`);
       clearInterval(idleTimer);
       server.close();
-      for (const s of sockets) s.destroy();
       for (const f of [opts.socketPath, join(dirname(opts.socketPath), 'agent.json')]) {
         try {
           unlinkSync(f);
         } catch {}
       }
+      // Cancel logins first, so their callers get an answer ("the agent is stopping") before we hang up.
       await registry.close();
+      const deadline = Date.now() + 1_000;
+      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      for (const s of sockets) s.destroy();
       resolveClosed();
     })();
     return stopping;

@@ -54,6 +54,8 @@ export class Session {
   private loggingIn: { promise: Promise<TokenSet>; listeners: Set<(m: string) => void>; shown: string[] } | undefined;
   private cooldownUntil = 0;
   private cooldownReason = '';
+  /** Aborted when the agent stops: a login waiting for a browser must not outlive it. */
+  private readonly closing = new AbortController();
   lastUsed = 0;
 
   constructor(private readonly deps: SessionDeps) {}
@@ -182,7 +184,7 @@ export class Session {
           this.tokens = stored;
           return stored;
         }
-        const t = await this.deps.login(show, AbortSignal.timeout(this.deps.loginTimeoutMs + 5_000));
+        const t = await this.deps.login(show, AbortSignal.any([this.closing.signal, AbortSignal.timeout(this.deps.loginTimeoutMs + 5_000)]));
         await this.save(t);
         this.cooldownUntil = 0;
         this.deps.log.info(`session ${this.short}: logged in; ID token valid until ${new Date(t.expiresAt * 1000).toISOString()}`);
@@ -200,6 +202,11 @@ export class Session {
     })().finally(() => (this.loggingIn = undefined));
     this.loggingIn = { promise, listeners, shown };
     return promise.finally(() => listeners.delete(ctx.notify));
+  }
+
+  /** Stop: cancel a login in progress (its callback listener closes with it). */
+  close(): void {
+    this.closing.abort(new OidcError('E_AGENT', 'the agent is stopping; run the command again'));
   }
 
   /** Forget the session here and in the store (logout). */

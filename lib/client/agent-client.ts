@@ -82,15 +82,13 @@ export function spawnAgent(entry: string, stateDir: string, env: NodeJS.ProcessE
   }
 }
 
-/** Poll until the socket accepts a connection, or `gone` says the agent we started has exited. */
-export async function waitForSocket(socketPath: string, timeoutMs: number, gone?: Promise<unknown>): Promise<boolean> {
+/** Poll until the socket accepts a connection, or `gaveUp()` says nobody is starting an agent any more. */
+export async function waitForSocket(socketPath: string, timeoutMs: number, gaveUp: () => boolean = () => false): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   let delay = 5;
-  let exited = false;
-  void gone?.then(() => (exited = true));
   while (Date.now() < deadline) {
-    // An agent that exited may have lost a start race to another one that is now listening: one last look.
-    const last = exited;
+    // Checked before the connect: an agent that lost a start race exits after the winner listens.
+    const last = gaveUp();
     const ok = await new Promise<boolean>((resolve) => {
       const s = connect(socketPath);
       s.once('connect', () => {

@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, existsSync, openSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { OidcError, isOidcError } from '../errors.js';
 import { parseExecInfo, renderExecCredential } from '../exec-credential.js';
 import { parseTokenFlags, TOKEN_FLAGS_HELP, type GetTokenOptions } from '../options.js';
-import { checkPrivateDir, socketPath, stateDir } from '../paths.js';
+import { checkPrivateDir, ensurePrivateDir, socketPath, stateDir } from '../paths.js';
 import { PROTOCOL_VERSION, pickEnv, type Frame, type Request, type TokenRequest } from '../protocol.js';
 import { VERSION } from '../version.js';
 import { ask, isNoAgent, logTail, spawnAgent, waitForSocket, agentLogPath } from './agent-client.js';
@@ -104,17 +104,50 @@ async function tryAgent(io: Io, req: Request, options?: GetTokenOptions): Promis
 
 async function start(io: Io, sock: string): Promise<boolean> {
   const state = stateDir();
-  let exited: Promise<unknown>;
-  try {
-    ({ exited } = spawnAgent(io.entry, state, { ...process.env, ...io.env } as NodeJS.ProcessEnv));
-  } catch (err) {
-    io.stderr(`kubectl-oidc: cannot start the agent (${(err as Error).message}); continuing without it\n`);
-    return false;
+  // When many kubectl processes find no agent at once, one of them starts it and the rest wait:
+  // forty agents racing for the start lock would cost seconds of CPU on a small machine.
+  const claim = claimSpawn(dirname(sock));
+  let gaveUp = () => !existsSync(join(dirname(sock), 'agent.spawning')); // the one who spawned is done
+  if (claim) {
+    try {
+      let exited = false;
+      void spawnAgent(io.entry, state, { ...process.env, ...io.env } as NodeJS.ProcessEnv).exited.then(() => (exited = true));
+      gaveUp = () => exited;
+    } catch (err) {
+      claim.release();
+      io.stderr(`kubectl-oidc: cannot start the agent (${(err as Error).message}); continuing without it\n`);
+      return false;
+    }
   }
-  if (await waitForSocket(sock, 5_000, exited)) return true;
+  const up = await waitForSocket(sock, 10_000, gaveUp);
+  claim?.release();
+  if (up) return true;
   const tail = logTail(state);
   io.stderr(`kubectl-oidc: the agent did not start; continuing without it. Its log (${agentLogPath(state)}) ends with:\n${tail ? tail.replace(/^/gm, '  ') : '  (empty)'}\n`);
   return false;
+}
+
+/** An O_EXCL marker file: the first client to create it spawns the agent. Stale after 10 s. */
+function claimSpawn(dir: string): { release(): void } | undefined {
+  const marker = join(dir, 'agent.spawning');
+  try {
+    ensurePrivateDir(dir);
+  } catch {
+    return { release() {} }; // the agent will report the real problem in its log
+  }
+  for (let i = 0; i < 2; i++) {
+    try {
+      closeSync(openSync(marker, 'wx', 0o600));
+      return { release: () => rmSync(marker, { force: true }) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return { release() {} };
+      try {
+        if (Date.now() - statSync(marker).mtimeMs < 10_000) return undefined;
+        rmSync(marker, { force: true });
+      } catch {}
+    }
+  }
+  return undefined;
 }
 
 async function waitGone(sock: string, timeoutMs: number): Promise<void> {

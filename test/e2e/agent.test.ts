@@ -152,6 +152,20 @@ test('agent life cycle', { skip, timeout: 240_000 }, async (t) => {
     assert.ok(alive(agentPid(w)), 'our own agent now runs');
   });
 
+  await t.test('agent stop while a login waits for the browser: the login is cancelled and the agent exits', async () => {
+    const pending = w.plugin(['get-token', ...w.tokenArgs, '--skip-open-browser', '--oidc-extra-scope=profile']);
+    await waitFor(() => existsSync(sockPath(w)), 5000, 'the agent');
+    const pid = agentPid(w);
+    await sleep(1500); // the login is now waiting for a person
+    const stop = await w.plugin(['agent', 'stop']);
+    assert.equal(stop.code, 0, stop.stderr);
+    await waitFor(() => !alive(pid), 5000, 'the agent to exit');
+    const r = await pending;
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /Open this URL in your browser to log in/);
+    assert.match(r.stderr, /kubectl-oidc: the agent is stopping; run the command again/);
+  });
+
   await t.test('a runtime dir open to others is refused with a clear message; get-token still works in-process', async () => {
     await w.stopAgent();
     chmodSync(runtime(w), 0o755);

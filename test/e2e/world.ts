@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, symlinkSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, symlinkSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -100,6 +100,7 @@ export async function createWorld(opts: { issuer?: Partial<IssuerOptions>; brows
     async close() {
       await world.stopAgent().catch(() => {});
       await Promise.all([issuer.close(), api.close()]);
+      if (!process.env.KUBECTL_OIDC_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true });
     },
   };
   await world.kubeconfig();
