@@ -162,6 +162,12 @@ export function createRegistry(deps: RegistryDeps) {
       const entry = await entryFor(options, {});
       clearTimeout(entry.timer);
       await entry.session.forget();
+      if (options.tokenCacheStorage !== 'auto') {
+        // The session may also have been kept under another setting earlier: a refresh token must not
+        // outlive a logout anywhere. `auto` covers the keyring (if one works) and the file.
+        const { store } = await openStore({ storage: 'auto', cacheDir: options.tokenCacheDir ?? defaultCacheDir() }).catch(() => ({ store: undefined }));
+        await store?.delete(entry.session.key).catch((err: Error) => deps.log.warn(`logout: ${err.message}`));
+      }
     },
 
     status(): SessionStatus[] {

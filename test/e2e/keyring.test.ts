@@ -106,6 +106,9 @@ test('sessions in the OS keyring', { skip, timeout: 180_000 }, async (t) => {
     assert.equal(await w.launches(), launches, 'no login');
     assert.equal(cacheFiles(w).length, 0, 'the file is gone');
     assert.equal(keyringItems(ss, w).length, 1);
+    const out = await w.plugin(['logout', ...args('file', extra)], { env: bus });
+    assert.equal(out.code, 0, out.stderr);
+    assert.deepEqual(keyringItems(ss, w), [], 'logout under another storage setting still clears the keyring');
   });
 
   await t.test('no session bus: auto falls back to the file store and says why; keyring fails clearly', async () => {
