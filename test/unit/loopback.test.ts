@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startLoopback, parseListenAddress } from '../../lib/oidc/loopback.js';
+import { isOidcError } from '../../lib/errors.js';
+import { createServer } from 'node:net';
+
+test('listen addresses: host:port and [v6]:port; garbage is a usage error', () => {
+  assert.deepEqual(parseListenAddress('127.0.0.1:8000'), { host: '127.0.0.1', port: 8000 });
+  assert.deepEqual(parseListenAddress('[::1]:0'), { host: '::1', port: 0 });
+  for (const bad of ['8000', '127.0.0.1', 'host:99999', ':80']) assert.throws(() => parseListenAddress(bad), (e) => isOidcError(e, 'E_USAGE'), bad);
+});
+
+test('the first free address is used', async () => {
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+  const port = (busy.address() as { port: number }).port;
+  const lb = await startLoopback([`127.0.0.1:${port}`, '127.0.0.1:0'], 's');
+  assert.notEqual(lb.port, port);
+  lb.close();
+  busy.close();
+});
+
+test('no free address: a clear error', async () => {
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+  const port = (busy.address() as { port: number }).port;
+  await assert.rejects(startLoopback([`127.0.0.1:${port}`], 's'), (e) => isOidcError(e, 'E_CONFIG') && /cannot listen/.test((e as Error).message));
+  busy.close();
+});
+
+test('only a callback with the right state is accepted, exactly once; the page tells the outcome', async () => {
+  const lb = await startLoopback(['127.0.0.1:0'], 'good-state');
+  const base = `http://127.0.0.1:${lb.port}`;
+  const wrong = await fetch(`${base}/?code=x&state=bad`);
+  assert.equal(wrong.status, 400);
+  assert.equal((await fetch(`${base}/favicon.ico`)).status, 400);
+  const pending = fetch(`${base}/?code=abc&state=good-state`);
+  const cb = await lb.callback;
+  assert.equal(cb.params.get('code'), 'abc');
+  cb.respond(true, 'You are logged in <b>');
+  const page = await pending;
+  assert.equal(page.status, 200);
+  const html = await page.text();
+  assert.match(html, /You are logged in &#60;b&#62;/, 'escaped');
+  assert.equal(page.headers.get('cache-control'), 'no-store');
+  const again = await fetch(`${base}/?code=abc&state=good-state`).catch(() => undefined);
+  assert.ok(!again || again.status === 400, 'a second callback is refused');
+  lb.close();
+});
