@@ -63,6 +63,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => {
     process.exitCode = code;
+    // The answer is out. A stuck native keyring call must not keep kubectl waiting for this process.
+    setTimeout(() => process.exit(), 3_000).unref();
   },
   (err: unknown) => {
     const debug = process.env.KUBECTL_OIDC_DEBUG === '1' || process.argv.includes('--debug');

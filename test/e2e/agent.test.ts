@@ -204,6 +204,8 @@ test('refresh stampede and SIGKILL mid-refresh', { skip, timeout: 180_000 }, asy
   await t.test('40 concurrent get-token with a stale token on disk: one refresh grant, no failures', async () => {
     await w.stopAgent(); // no background refresh: the token goes stale on disk
     await sleep(4_500);
+    // The refreshed token lives long: a second grant could only come from a second refresher.
+    w.issuer.setIdTokenTtl(3600);
     const before = w.issuer.stats.tokenRequests.refresh_token;
     const results = await Promise.all(Array.from({ length: 40 }, () => getToken()));
     for (const r of results) assertToken(r);
@@ -213,6 +215,9 @@ test('refresh stampede and SIGKILL mid-refresh', { skip, timeout: 180_000 }, asy
   });
 
   await t.test('the agent is SIGKILLed while its refresh is at the issuer: the next get-token still succeeds, the cache is intact', async () => {
+    await w.stopAgent();
+    w.issuer.setIdTokenTtl(4);
+    assertToken(await w.plugin(['get-token', ...w.tokenArgs, '--force-refresh']));
     await w.stopAgent();
     await sleep(4_500);
     const before = w.issuer.stats.tokenRequests.refresh_token;
