@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { openBrowser as defaultOpenBrowser } from '../browser.js';
 import { createOidc, type Oidc, type IssuerSettings } from '../oidc/client.js';
-import { loadCustomCAs } from '../oidc/http.js';
+import { caDigestOf, loadCustomCAs } from '../oidc/http.js';
 import { scopesFor, type GetTokenOptions } from '../options.js';
 import { cacheDir as defaultCacheDir } from '../paths.js';
 import { canonicalJson, sessionKey } from '../store/key.js';
 import { acquireLock } from '../store/lock.js';
 import { openStore as defaultOpenStore } from '../store/select.js';
-import type { TokenSet, TokenStore } from '../store/types.js';
+import type { TokenSet } from '../store/types.js';
 import { Session, refreshMargin } from './session.js';
 
 export interface TokenCall {
@@ -34,6 +34,9 @@ export interface RegistryDeps {
 interface Entry {
   session: Session;
   oidc: Oidc;
+  issuerUrl: string;
+  clientId: string;
+  storage: string;
   storeNotice?: string | undefined;
   noticeShown: boolean;
   timer?: NodeJS.Timeout;
@@ -57,12 +60,12 @@ export function createRegistry(deps: RegistryDeps) {
   const open = deps.openBrowser ?? defaultOpenBrowser;
   const idleMs = deps.idleMs ?? 60 * 60_000;
   const entries = new Map<string, Entry>();
-  const meta = new Map<string, { issuerUrl: string; clientId: string; storage: string }>();
+  const creating = new Map<string, Promise<Entry>>();
 
   async function entryFor(options: GetTokenOptions, env: Record<string, string>): Promise<Entry> {
     // Read the CA files on every call: a changed CA is a different session, never a stale one.
     const cas = loadCustomCAs(options.certificateAuthority, options.certificateAuthorityData);
-    const caDigest = cas.length === 0 ? '' : createHash('sha256').update(cas.join('\n')).digest('hex');
+    const caDigest = caDigestOf(cas);
     const scopes = scopesFor(options);
     const key = sessionKey({ issuerUrl: options.issuerUrl, clientId: options.clientId, scopes, caDigest });
     const dir = options.tokenCacheDir ?? defaultCacheDir();
@@ -70,9 +73,23 @@ export function createRegistry(deps: RegistryDeps) {
     const id = createHash('sha256')
       .update(canonicalJson({ key, dir, storage: options.tokenCacheStorage, secret: options.clientSecret ?? '', proxy }))
       .digest('hex');
-    const existing = entries.get(id);
-    if (existing) return existing;
+    const ready = entries.get(id);
+    if (ready) return ready;
+    // Concurrent first requests must share one session: they wait on one creation.
+    let pending = creating.get(id);
+    if (!pending) {
+      pending = createEntry(options, env, key, dir, scopes)
+        .then((e) => {
+          entries.set(id, e);
+          return e;
+        })
+        .finally(() => creating.delete(id));
+      creating.set(id, pending);
+    }
+    return pending;
+  }
 
+  async function createEntry(options: GetTokenOptions, env: Record<string, string>, key: string, dir: string, scopes: string[]): Promise<Entry> {
     const { store, notice } = await openStore({ storage: options.tokenCacheStorage, cacheDir: dir });
     if (notice) deps.log.info(notice);
     const oidc = (deps.createOidc ?? ((s) => createOidc(s, { now: () => new Date(now()) })))({
@@ -87,7 +104,7 @@ export function createRegistry(deps: RegistryDeps) {
     const loginTimeoutMs = options.authenticationTimeoutSec * 1000;
     const session = new Session({
       key,
-      store: store as TokenStore,
+      store,
       oidc,
       now,
       log: deps.log,
@@ -114,10 +131,7 @@ export function createRegistry(deps: RegistryDeps) {
           signal,
         ),
     });
-    const entry: Entry = { session, oidc, storeNotice: notice, noticeShown: false, failures: 0 };
-    entries.set(id, entry);
-    meta.set(id, { issuerUrl: options.issuerUrl, clientId: options.clientId, storage: store.kind });
-    return entry;
+    return { session, oidc, issuerUrl: options.issuerUrl, clientId: options.clientId, storage: store.kind, storeNotice: notice, noticeShown: false, failures: 0 };
   }
 
   function schedule(entry: Entry): void {
@@ -171,12 +185,13 @@ export function createRegistry(deps: RegistryDeps) {
     },
 
     status(): SessionStatus[] {
-      return [...entries.entries()].map(([id, e]) => {
+      return [...entries.values()].map((e) => {
         const t = e.session.peek();
-        const m = meta.get(id)!;
         return {
           key: e.session.key,
-          ...m,
+          issuerUrl: e.issuerUrl,
+          clientId: e.clientId,
+          storage: e.storage,
           ...(t ? { expiresAt: t.expiresAt } : {}),
           hasRefreshToken: Boolean(t?.refreshToken),
           busy: e.session.busy,

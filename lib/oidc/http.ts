@@ -45,6 +45,11 @@ export function loadCustomCAs(caFiles: readonly string[], caData: readonly strin
   return pems;
 }
 
+/** Part of the session key: a different CA bundle is a different session. */
+export function caDigestOf(pems: readonly string[]): string {
+  return pems.length === 0 ? '' : createHash('sha256').update(pems.join('\n')).digest('hex');
+}
+
 function splitPem(text: string, what: string): string[] {
   const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   if (blocks.length === 0) throw new OidcError('E_CONFIG', `${what} holds no PEM certificate`);
@@ -73,7 +78,7 @@ const PROXY_VARS = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'N
 
 export function createHttp(opts: HttpOptions): Http {
   const custom = loadCustomCAs(opts.caFiles, opts.caData);
-  const caDigest = custom.length === 0 ? '' : createHash('sha256').update(custom.join('\n')).digest('hex');
+  const caDigest = caDigestOf(custom);
   // The custom CA is added to the system roots, not instead of them (an issuer behind a public CA
   // and a proxy with a corporate CA both keep working).
   const ca = custom.length === 0 ? undefined : [...rootCertificates, ...extraSystemCAs(opts.env ?? {}), ...custom];
