@@ -149,12 +149,18 @@ export function createRegistry(deps: RegistryDeps) {
     entry.timer = setTimeout(() => {
       entry.session
         .refresh()
-        .then(() => (entry.failures = 0))
+        .then((next) => {
+          entry.failures = 0;
+          if (next.expiresAt > t.expiresAt) return schedule(entry);
+          // No new ID token from the issuer (kubelogin#536): refreshing again would only spin the
+          // refresh token. The next request after expiry logs in.
+          deps.log.warn(`session ${entry.session.key.slice(0, 8)}: the issuer's refresh answer had no new ID token; a login will be needed when this one expires`);
+        })
         .catch((err: Error) => {
           entry.failures++;
           deps.log.warn(`session ${entry.session.key.slice(0, 8)}: background refresh failed: ${err.message}`);
-        })
-        .finally(() => schedule(entry));
+          schedule(entry);
+        });
     }, delay);
     entry.timer.unref();
   }

@@ -97,4 +97,16 @@ test('refresh after expiry, and a new login after the grant is revoked', { skip,
     assert.match(r.stdout, /alice@example\.com/);
     assert.equal(await w.launches(), 2, 'a new browser login');
   });
+
+  await t.test('an issuer that answers a refresh without an ID token: handled by a new login, not a crash', async () => {
+    w.issuer.setOmitIdTokenOnRefresh(true);
+    const refreshes = w.issuer.stats.tokenRequests.refresh_token;
+    await sleep(9_000);
+    const r = await w.kubectl(['auth', 'whoami']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /alice@example\.com/);
+    assert.ok(w.issuer.stats.tokenRequests.refresh_token > refreshes, 'a refresh was tried');
+    assert.equal(await w.launches(), 3, 'then a login, since the old ID token had expired');
+    assert.ok(w.issuer.stats.tokenRequests.refresh_token - refreshes <= 3, `no refresh storm (${w.issuer.stats.tokenRequests.refresh_token - refreshes} refreshes)`);
+  });
 });
