@@ -1,6 +1,7 @@
 // Build: tsc (type-check, and build/ for the tests) then two esbuild bundles in dist/:
 //   kubectl-oidc.cjs  the entry; get-token's whole path, node:* only (a CommonJS file starts fastest)
-//   main.cjs          everything heavy (openid-client, jose, undici, stores), loaded on demand
+//   main.cjs          the agent, stores and the other commands, loaded on demand
+//   oidc.cjs          openid-client, jose, undici: loaded by the agent on its first login or refresh
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, rmSync } from 'node:fs';
@@ -26,5 +27,14 @@ const heavyExternal = {
 };
 
 await build({ ...common, entryPoints: ['cmd/kubectl-oidc.ts'], outfile: 'dist/kubectl-oidc.cjs', plugins: [heavyExternal] });
-await build({ ...common, entryPoints: ['lib/main.ts'], outfile: 'dist/main.cjs', external: ['@napi-rs/keyring'] });
+// The agent's `import('../oidc/client.js')` becomes require('./oidc.cjs'): a cached token needs no HTTP stack.
+const oidcExternal = {
+  name: 'oidc-external',
+  setup(b) {
+    b.onResolve({ filter: /\/oidc\/client\.js$/ }, (args) => (args.kind === 'dynamic-import' ? { path: './oidc.cjs', external: true } : undefined));
+  },
+};
+
+await build({ ...common, entryPoints: ['lib/main.ts'], outfile: 'dist/main.cjs', external: ['@napi-rs/keyring'], plugins: [oidcExternal] });
+await build({ ...common, entryPoints: ['lib/oidc/client.ts'], outfile: 'dist/oidc.cjs' });
 chmodSync('dist/kubectl-oidc.cjs', 0o755);

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { openBrowser as defaultOpenBrowser } from '../browser.js';
-import { createOidc, type Oidc, type IssuerSettings } from '../oidc/client.js';
-import { caDigestOf, loadCustomCAs } from '../oidc/http.js';
+import type { Oidc, IssuerSettings } from '../oidc/client.js';
+import { caDigestOf, loadCustomCAs } from '../oidc/ca.js';
 import { scopesFor, type GetTokenOptions } from '../options.js';
 import { cacheDir as defaultCacheDir } from '../paths.js';
 import { canonicalJson, sessionKey } from '../store/key.js';
@@ -92,7 +92,7 @@ export function createRegistry(deps: RegistryDeps) {
   async function createEntry(options: GetTokenOptions, env: Record<string, string>, key: string, dir: string, scopes: string[]): Promise<Entry> {
     const { store, notice } = await openStore({ storage: options.tokenCacheStorage, cacheDir: dir });
     if (notice) deps.log.info(notice);
-    const oidc = (deps.createOidc ?? ((s) => createOidc(s, { now: () => new Date(now()) })))({
+    const oidc = (deps.createOidc ?? ((s) => lazyOidc(s, () => new Date(now()))))({
       issuerUrl: options.issuerUrl,
       clientId: options.clientId,
       clientSecret: options.clientSecret,
@@ -222,3 +222,19 @@ export function createRegistry(deps: RegistryDeps) {
 }
 
 export type Registry = ReturnType<typeof createRegistry>;
+
+/**
+ * The OIDC stack (openid-client, jose, undici) is most of the agent's start-up time and a cached
+ * token needs none of it: load it on the first login or refresh (a bundle of its own, dist/oidc.cjs).
+ */
+function lazyOidc(settings: IssuerSettings, now: () => Date): Oidc {
+  let real: Promise<Oidc> | undefined;
+  const get = () => (real ??= import('../oidc/client.js').then((m) => m.createOidc(settings, { now })));
+  return {
+    loginAuthCode: async (opts, signal) => (await get()).loginAuthCode(opts, signal),
+    refresh: async (current, signal) => (await get()).refresh(current, signal),
+    close: async () => {
+      if (real) await (await real).close();
+    },
+  };
+}

@@ -27,7 +27,6 @@ export interface AuthCodeOptions {
 }
 
 export interface Oidc {
-  readonly caDigest: string;
   loginAuthCode(opts: AuthCodeOptions, signal: AbortSignal): Promise<TokenSet>;
   /** Throws E_REFRESH_REJECTED when the issuer refuses the refresh token (revoked, rotated away, expired). */
   refresh(current: TokenSet, signal: AbortSignal): Promise<TokenSet>;
@@ -89,8 +88,6 @@ export function createOidc(settings: IssuerSettings, deps: OidcDeps): Oidc {
   };
 
   return {
-    caDigest: http.caDigest,
-
     async loginAuthCode(opts, signal) {
       const { config, keys } = await discover();
       const state = oc.randomState();

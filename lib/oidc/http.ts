@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { createHash, X509Certificate } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { OidcError } from '../errors.js';
+import { loadCustomCAs } from './ca.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -11,8 +11,6 @@ export type HttpFetch = (url: string, init: { method?: string; headers?: Record<
 
 export interface Http {
   fetch: HttpFetch;
-  /** sha256 of the custom CA bundle ('' when none): part of the session key. */
-  caDigest: string;
   close(): Promise<void>;
 }
 
@@ -24,43 +22,6 @@ export interface HttpOptions {
   /** The caller's proxy variables (HTTPS_PROXY, NO_PROXY, ...): the agent's own env may be stale. */
   env?: Env;
   timeoutMs?: number;
-}
-
-/** Read and check the custom CAs up front, so a wrong path is a clear error rather than a TLS failure later. */
-export function loadCustomCAs(caFiles: readonly string[], caData: readonly string[]): string[] {
-  const pems: string[] = [];
-  for (const file of caFiles) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (cause) {
-      throw new OidcError('E_CONFIG', `cannot read --certificate-authority ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause });
-    }
-    pems.push(...splitPem(text, `--certificate-authority ${file}`));
-  }
-  for (const data of caData) {
-    const text = Buffer.from(data, 'base64').toString('utf8');
-    pems.push(...splitPem(text, '--certificate-authority-data'));
-  }
-  return pems;
-}
-
-/** Part of the session key: a different CA bundle is a different session. */
-export function caDigestOf(pems: readonly string[]): string {
-  return pems.length === 0 ? '' : createHash('sha256').update(pems.join('\n')).digest('hex');
-}
-
-function splitPem(text: string, what: string): string[] {
-  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) throw new OidcError('E_CONFIG', `${what} holds no PEM certificate`);
-  for (const b of blocks) {
-    try {
-      new X509Certificate(b);
-    } catch (cause) {
-      throw new OidcError('E_CONFIG', `${what} holds a certificate that cannot be parsed`, { cause });
-    }
-  }
-  return blocks;
 }
 
 function extraSystemCAs(env: Env): string[] {
@@ -78,7 +39,6 @@ const PROXY_VARS = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'N
 
 export function createHttp(opts: HttpOptions): Http {
   const custom = loadCustomCAs(opts.caFiles, opts.caData);
-  const caDigest = caDigestOf(custom);
   // The custom CA is added to the system roots, not instead of them (an issuer behind a public CA
   // and a proxy with a corporate CA both keep working).
   const ca = custom.length === 0 ? undefined : [...rootCertificates, ...extraSystemCAs(opts.env ?? {}), ...custom];
@@ -106,7 +66,7 @@ export function createHttp(opts: HttpOptions): Http {
       throw classifyFetchError(err, url);
     }
   };
-  return { fetch, caDigest, close: () => dispatcher.close() };
+  return { fetch, close: () => dispatcher.close() };
 }
 
 export { PROXY_VARS };

@@ -22,8 +22,7 @@ function setup() {
     createOidc: () => {
       counts.oidcs++;
       const oidc: Oidc = {
-        caDigest: '',
-        async loginAuthCode(opts) {
+            async loginAuthCode(opts) {
           counts.logins++;
           await opts.present('https://issuer.example/auth?x');
           const now = Math.floor(Date.now() / 1000);

@@ -22,7 +22,6 @@ function rig(opts: { ttl?: number } = {}) {
     return { idToken: `id-${serial}`, refreshToken: rt, issuedAt: iat, expiresAt: iat + ttl };
   };
   const oidc: Oidc = {
-    caDigest: '',
     loginAuthCode: async () => issue(),
     async refresh(current) {
       counts.refresh++;
