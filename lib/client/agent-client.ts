@@ -1,5 +1,4 @@
 import { connect } from 'node:net';
-import { spawn } from 'node:child_process';
 import { openSync, closeSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { OidcError } from '../errors.js';
@@ -55,7 +54,9 @@ export function agentLogPath(stateDir: string): string {
  * Start `kubectl-oidc agent` detached, its output appended to the log. Resolves `exited` if it dies
  * early (it could not start, or another agent won the race), so nobody waits for a socket in vain.
  */
-export function spawnAgent(entry: string, stateDir: string, env: NodeJS.ProcessEnv): { exited: Promise<number | null> } {
+export async function spawnAgent(entry: string, stateDir: string, env: NodeJS.ProcessEnv): Promise<{ exited: Promise<number | null> }> {
+  // Loaded only here: node:child_process costs milliseconds on every warm get-token otherwise.
+  const { spawn } = await import('node:child_process');
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const log = agentLogPath(stateDir);
   try {

@@ -111,7 +111,7 @@ async function start(io: Io, sock: string): Promise<boolean> {
   if (claim) {
     try {
       let exited = false;
-      void spawnAgent(io.entry, state, { ...process.env, ...io.env } as NodeJS.ProcessEnv).exited.then(() => (exited = true));
+      void (await spawnAgent(io.entry, state, { ...process.env, ...io.env } as NodeJS.ProcessEnv)).exited.then(() => (exited = true));
       gaveUp = () => exited;
     } catch (err) {
       claim.release();
