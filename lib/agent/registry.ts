@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import type { Logger } from '../log.js';
 import { openBrowser as defaultOpenBrowser } from '../browser.js';
 import type { Oidc, IssuerSettings } from '../oidc/client.js';
@@ -39,7 +40,8 @@ interface Entry {
   storage: string;
   storeNotice?: string | undefined;
   noticeShown: boolean;
-  timer?: NodeJS.Timeout;
+  timer?: NodeJS.Timeout | undefined;
+  scheduledFor?: TokenSet | undefined;
   failures: number;
 }
 
@@ -62,8 +64,16 @@ export function createRegistry(deps: RegistryDeps) {
   const entries = new Map<string, Entry>();
   const creating = new Map<string, Promise<Entry>>();
 
+  /** Request fingerprint -> session id: the hot path skips reading and parsing CA files and hashing. */
+  const known = new Map<string, string>();
+
   async function entryFor(options: GetTokenOptions, env: Record<string, string>): Promise<Entry> {
-    // Read the CA files on every call: a changed CA is a different session, never a stale one.
+    const fp = fingerprint(options, env);
+    const knownId = fp && known.get(fp);
+    const hit = knownId ? entries.get(knownId) : undefined;
+    if (hit) return hit;
+    // A changed CA file changes the fingerprint (size, mtime, inode), so it is read again and a
+    // changed CA is a different session, never a stale one.
     const cas = loadCustomCAs(options.certificateAuthority, options.certificateAuthorityData);
     const caDigest = caDigestOf(cas);
     const scopes = scopesFor(options);
@@ -73,6 +83,7 @@ export function createRegistry(deps: RegistryDeps) {
     const id = createHash('sha256')
       .update(canonicalJson({ key, dir, storage: options.tokenCacheStorage, secret: options.clientSecret ?? '', proxy }))
       .digest('hex');
+    if (fp) known.set(fp, id);
     const ready = entries.get(id);
     if (ready) return ready;
     // Concurrent first requests must share one session: they wait on one creation.
@@ -136,8 +147,11 @@ export function createRegistry(deps: RegistryDeps) {
 
   function schedule(entry: Entry): void {
     if (!deps.background) return;
-    clearTimeout(entry.timer);
     const t = entry.session.peek();
+    if (entry.timer && entry.scheduledFor === t) return; // already planned for this token
+    clearTimeout(entry.timer);
+    entry.timer = undefined;
+    entry.scheduledFor = t;
     if (!t?.refreshToken) return;
     const nowMs = now();
     if (nowMs - entry.session.lastUsed > idleMs) return;
@@ -147,6 +161,7 @@ export function createRegistry(deps: RegistryDeps) {
     const delay = Math.max(1_000, at - nowMs, backoff);
     if (nowMs + delay >= t.expiresAt * 1000 && entry.failures > 0) return;
     entry.timer = setTimeout(() => {
+      entry.timer = undefined;
       entry.session
         .refresh()
         .then((next) => {
@@ -211,6 +226,7 @@ export function createRegistry(deps: RegistryDeps) {
     },
 
     async close(): Promise<void> {
+      known.clear();
       for (const e of entries.values()) {
         clearTimeout(e.timer);
         e.session.close();
@@ -237,4 +253,19 @@ function lazyOidc(settings: IssuerSettings, now: () => Date): Oidc {
       if (real) await (await real).close();
     },
   };
+}
+
+/** Everything that decides the session, cheaply: the options as sent, proxy variables, CA files' identity. */
+function fingerprint(options: GetTokenOptions, env: Record<string, string>): string | undefined {
+  const files: string[] = [];
+  for (const f of options.certificateAuthority) {
+    try {
+      const st = statSync(f);
+      files.push(`${st.ino}:${st.size}:${st.mtimeMs}`);
+    } catch {
+      return undefined; // let the slow path report it
+    }
+  }
+  const proxy = Object.keys(env).filter((k) => /proxy/i.test(k)).map((k) => `${k}=${env[k]}`);
+  return JSON.stringify([{ ...options, forceRefresh: false }, proxy, files]);
 }
