@@ -68,3 +68,23 @@ test('a different scope set is a different session', async () => {
   assert.equal(registry.status().length, 2);
   await registry.close();
 });
+
+test('a CA file that changes in place is a different session (the fast path notices)', async () => {
+  const { createTestCA } = await import('../rig/ca.js');
+  const { copyFileSync } = await import('node:fs');
+  const { registry, counts, options } = setup();
+  const dir = options.tokenCacheDir!;
+  const [a, b] = [await createTestCA(dir), await createTestCA(dir)];
+  const caPath = join(dir, 'issuer-ca.pem');
+  copyFileSync(a.caFile, caPath);
+  const withCa = { ...options, certificateAuthority: [caPath] };
+  const call = () => registry.getToken({ options: withCa, interactive: true, env: {}, notify: () => {} });
+  await call();
+  await call();
+  assert.equal(counts.logins, 1, 'same CA: same session');
+  copyFileSync(b.caFile, caPath);
+  await call();
+  assert.equal(counts.logins, 2, 'new CA: new session');
+  assert.equal(registry.status().length, 2);
+  await registry.close();
+});
