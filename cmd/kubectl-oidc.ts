@@ -3,6 +3,8 @@
  * The one entry point. get-token (run by kubectl on every command) stays on node:* modules and
  * talks to the agent; every other command lazily loads the heavy half (lib/main).
  */
+import { writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { exitCodeFor, isOidcError } from '../lib/errors.js';
 import { redact } from '../lib/log.js';
 import { getToken, type Io } from '../lib/client/get-token.js';
@@ -30,14 +32,25 @@ Run \`kubectl oidc COMMAND --help\` for a command's flags. Set KUBECTL_OIDC_DEBU
 
 const loadHeavy = () => import('../lib/main.js');
 
+/** Straight to fd 1 (no stream set-up on the hot path); the stream only if the pipe is full. */
+function writeStdout(text: string): void {
+  try {
+    writeSync(1, text);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+    process.stdout.write(text);
+  }
+}
+
 async function main(): Promise<number> {
   const [cmd, ...rest] = process.argv.slice(2);
   const io: Io = {
     argv: rest,
     env: process.env,
     cwd: process.cwd(),
-    stdinIsTTY: process.stdin.isTTY === true,
-    stdout: (t) => void process.stdout.write(t),
+    // isatty(0), not process.stdin.isTTY: building the stdin stream costs milliseconds on every kubectl run.
+    stdinIsTTY: isatty(0),
+    stdout: writeStdout,
     stderr: (t) => void process.stderr.write(redact(t)),
     entry: process.argv[1] ?? '',
     loadInProcess: loadHeavy,

@@ -86,7 +86,7 @@ export async function spawnAgent(entry: string, stateDir: string, env: NodeJS.Pr
 /** Poll until the socket accepts a connection, or `gaveUp()` says nobody is starting an agent any more. */
 export async function waitForSocket(socketPath: string, timeoutMs: number, gaveUp: () => boolean = () => false): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  let delay = 5;
+  const started = Date.now();
   while (Date.now() < deadline) {
     // Checked before the connect: an agent that lost a start race exits after the winner listens.
     const last = gaveUp();
@@ -100,8 +100,8 @@ export async function waitForSocket(socketPath: string, timeoutMs: number, gaveU
     });
     if (ok) return true;
     if (last) return false;
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, 50);
+    // A healthy agent listens within a few hundred ms: poll tightly until then (each try is one connect).
+    await new Promise((r) => setTimeout(r, Date.now() - started < 1_000 ? 5 : 25));
   }
   return false;
 }
