@@ -1,7 +1,7 @@
 /**
- * The heavy half of the CLI: everything that needs openid-client, jose, undici or the stores.
- * get-token never loads this module when the agent answers; the agent and the other
- * subcommands do.
+ * The heavy half of the CLI (dist/main.cjs): the agent, the stores and the other subcommands.
+ * get-token never loads it when the agent answers. The OIDC stack itself (openid-client, jose,
+ * undici) is one step further away, loaded on the first login or refresh (dist/oidc.cjs).
  */
 import { parseArgs } from 'node:util';
 import { OidcError } from './errors.js';
@@ -9,12 +9,11 @@ import { createLogger, type Logger } from './log.js';
 import { createRegistry } from './agent/registry.js';
 import { startAgent, probeSocket } from './agent/server.js';
 import { socketPath, stateDir } from './paths.js';
-import { PROTOCOL_VERSION, type Frame, type Request } from './protocol.js';
+import { PROTOCOL_VERSION, pickEnv, type Frame, type Request } from './protocol.js';
 import { VERSION } from './version.js';
 import { agentLogPath, ask } from './client/agent-client.js';
 import { frameError, send, type Io } from './client/get-token.js';
 import { parseTokenFlags, TOKEN_FLAGS_HELP } from './options.js';
-import { pickEnv } from './protocol.js';
 
 /** get-token without an agent: the same registry and session code, in this process, no background work. */
 export async function inProcessRequest(req: Request, notice: (m: string) => void, env: Record<string, string | undefined>): Promise<Frame> {

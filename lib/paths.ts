@@ -39,13 +39,11 @@ export function stateDir(): string {
  * closed to group and others. A socket or token in a directory someone else controls can be
  * swapped or read, so this is checked on every use, by the client too (one lstat).
  */
-export function ensurePrivateDir(dir: string, opts: { create?: boolean } = {}): void {
-  if (opts.create !== false) {
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-    } catch (cause) {
-      throw new OidcError('E_SOCKET_DIR', `cannot create ${dir}: ${(cause as Error).message}`, { cause });
-    }
+export function ensurePrivateDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (cause) {
+    throw new OidcError('E_SOCKET_DIR', `cannot create ${dir}: ${(cause as Error).message}`, { cause });
   }
   checkPrivateDir(dir);
 }
