@@ -166,6 +166,25 @@ test('agent life cycle', { skip, timeout: 240_000 }, async (t) => {
     assert.match(r.stderr, /kubectl-oidc: the agent is stopping; run the command again/);
   });
 
+  await t.test('garbage from the socket: one line, then the work is done in-process', async () => {
+    await w.stopAgent();
+    const fake = join(w.dir, 'garbage-agent.cjs');
+    writeFileSync(fake, `
+      const net = require('node:net');
+      const srv = net.createServer((s) => s.end('HTTP/1.1 200 OK\\r\\n\\r\\n<html>\\n'));
+      srv.listen(process.argv[2]);
+      setTimeout(() => process.exit(0), 15000);`);
+    const impostor = run(process.execPath, [fake, sockPath(w)], process.env, 20_000);
+    await waitFor(() => existsSync(sockPath(w)), 5000, 'the impostor');
+    const r = await getToken();
+    assertToken(r);
+    assert.match(r.stderr, /kubectl-oidc: the agent failed \(the agent sent a frame this client does not understand|a frame is not valid JSON/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.doesNotMatch(r.stderr, /^\s+at /m);
+    await run('/bin/sh', ['-c', `pkill -f ${fake} || true`], process.env, 5000);
+    await impostor;
+  });
+
   await t.test('a runtime dir open to others is refused with a clear message; get-token still works in-process', async () => {
     await w.stopAgent();
     chmodSync(runtime(w), 0o755);
