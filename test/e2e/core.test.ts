@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createWorld, requireTools, cacheFiles, agentLog, type World } from './world.js';
+import { SECRET_CLIENT_ID, CLIENT_SECRET } from '../rig/issuer.js';
 
 const skip = requireTools();
 
@@ -70,6 +71,23 @@ test('login, cache, logout, ten concurrent kubectl runs', { skip, timeout: 180_0
     const codes = await Promise.all(Array.from({ length: 10 }, () => w.kubectl(['get', '--raw', '/api/v1/namespaces'], { timeoutMs: 90_000 })));
     for (const r of codes) assert.equal(r.code, 0, r.stderr);
     assert.equal((await w.launches()) - launches, 1, 'one browser tab for ten kubectl processes');
+  });
+
+  await t.test('kubectl oidc login says who is logged in; stdout stays empty', async () => {
+    const r = await w.plugin(['login', ...w.tokenArgs]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /logged in as alice@example\.com; ID token valid until \d{4}-/);
+  });
+
+  await t.test('a confidential client: --oidc-client-secret reaches the token endpoint, never stderr or the agent log', async () => {
+    const args = w.tokenArgs.filter((a) => !a.startsWith('--oidc-client-id')).concat(`--oidc-client-id=${SECRET_CLIENT_ID}`, `--oidc-client-secret=${CLIENT_SECRET}`);
+    const r = await w.plugin(['get-token', ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    const claims = JSON.parse(Buffer.from(JSON.parse(r.stdout).status.token.split('.')[1], 'base64url').toString());
+    assert.equal(claims.aud, SECRET_CLIENT_ID);
+    assert.ok(!r.stderr.includes(CLIENT_SECRET));
+    assert.ok(!agentLog(w).includes(CLIENT_SECRET));
   });
 });
 
