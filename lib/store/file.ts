@@ -1,4 +1,4 @@
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { OidcError } from '../errors.js';
@@ -49,6 +49,7 @@ export function createFileStore(dir: string): TokenStore & { readonly dir: strin
           await unlink(tmp).catch(() => {});
           throw err;
         });
+        await sweepTemp(dir, key);
       } catch (cause) {
         throw new OidcError('E_STORE', `cannot write the token cache in ${dir}: ${(cause as Error).message}`, { cause });
       }
@@ -59,6 +60,17 @@ export function createFileStore(dir: string): TokenStore & { readonly dir: strin
       });
     },
   };
+}
+
+/** Temp files of writers that were killed mid-write: harmless, but they hold tokens, so they go. */
+async function sweepTemp(dir: string, key: string): Promise<void> {
+  const prefix = `${key}.json.`;
+  for (const f of await readdir(dir).catch(() => [] as string[])) {
+    if (!f.startsWith(prefix) || !f.endsWith('.tmp')) continue;
+    const path = join(dir, f);
+    const st = await stat(path).catch(() => undefined);
+    if (st && Date.now() - st.mtimeMs > 60_000) await unlink(path).catch(() => {});
+  }
 }
 
 /** Tokens only in this process's memory (`--token-cache-storage=none`). */

@@ -77,3 +77,17 @@ test('a writer killed with SIGKILL mid-write never leaves a half file: the next 
     assert.equal(got.refreshToken, `r${got.issuedAt}`, 'id token and refresh token from the same write');
   }
 });
+
+test('temp files left by killed writers are swept once they are old', async () => {
+  const { utimesSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'ko-sweep-'));
+  const s = createFileStore(dir);
+  const old = join(dir, `${key}.json.999.dead.tmp`);
+  const recent = join(dir, `${key}.json.998.busy.tmp`);
+  writeFileSync(old, '{"half');
+  writeFileSync(recent, '{"half');
+  utimesSync(old, new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
+  await s.save(key, tokens);
+  const left = readdirSync(dir).sort();
+  assert.deepEqual(left, [`${key}.json`, `${key}.json.998.busy.tmp`].sort(), 'the old one is gone; a writer that may still run is left alone');
+});
