@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import type { Logger } from '../log.js';
 import { openBrowser as defaultOpenBrowser } from '../browser.js';
@@ -79,10 +78,7 @@ export function createRegistry(deps: RegistryDeps) {
     const scopes = scopesFor(options);
     const key = sessionKey({ issuerUrl: options.issuerUrl, clientId: options.clientId, scopes, caDigest });
     const dir = options.tokenCacheDir ?? defaultCacheDir();
-    const proxy = Object.fromEntries(Object.entries(env).filter(([k]) => /proxy/i.test(k)));
-    const id = createHash('sha256')
-      .update(canonicalJson({ key, dir, storage: options.tokenCacheStorage, secret: options.clientSecret ?? '', proxy }))
-      .digest('hex');
+    const id = canonicalJson({ key, dir, storage: options.tokenCacheStorage, secret: options.clientSecret ?? '', proxy: proxyVars(env) });
     if (fp) known.set(fp, id);
     const ready = entries.get(id);
     if (ready) return ready;
@@ -255,6 +251,11 @@ function lazyOidc(settings: IssuerSettings, now: () => Date): Oidc {
   };
 }
 
+/** The caller's proxy variables: a session's HTTP client is built with them. */
+function proxyVars(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => /proxy/i.test(k)));
+}
+
 /** Everything that decides the session, cheaply: the options as sent, proxy variables, CA files' identity. */
 function fingerprint(options: GetTokenOptions, env: Record<string, string>): string | undefined {
   const files: string[] = [];
@@ -266,6 +267,5 @@ function fingerprint(options: GetTokenOptions, env: Record<string, string>): str
       return undefined; // let the slow path report it
     }
   }
-  const proxy = Object.keys(env).filter((k) => /proxy/i.test(k)).map((k) => `${k}=${env[k]}`);
-  return JSON.stringify([{ ...options, forceRefresh: false }, proxy, files]);
+  return JSON.stringify([{ ...options, forceRefresh: false }, proxyVars(env), files]);
 }

@@ -74,10 +74,14 @@ async function tryAgent(io: Io, req: Request, options?: GetTokenOptions): Promis
   const timeoutMs = ((options?.authenticationTimeoutSec ?? 180) + 60) * 1000;
   const dir = dirname(sock);
   try {
-    if (existsSync(dir)) checkPrivateDir(dir);
+    checkPrivateDir(dir); // one lstat on the hot path
   } catch (err) {
-    io.stderr(`kubectl-oidc: not using the agent: ${(err as Error).message}\n${isOidcError(err) && err.hint ? `  ${err.hint}\n` : ''}`);
-    return undefined;
+    // A missing dir is fine: the agent creates it (or says in its log why it cannot). Anything else is refused.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') {
+      io.stderr(`kubectl-oidc: not using the agent: ${(err as Error).message}\n${isOidcError(err) && err.hint ? `  ${err.hint}\n` : ''}`);
+      return undefined;
+    }
   }
   for (let attempt = 0; attempt < 2; attempt++) {
     try {

@@ -35,8 +35,6 @@ function extraSystemCAs(env: Env): string[] {
   }
 }
 
-const PROXY_VARS = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy'] as const;
-
 export function createHttp(opts: HttpOptions): Http {
   const custom = loadCustomCAs(opts.caFiles, opts.caData);
   // The custom CA is added to the system roots, not instead of them (an issuer behind a public CA
@@ -68,8 +66,6 @@ export function createHttp(opts: HttpOptions): Http {
   };
   return { fetch, close: () => dispatcher.close() };
 }
-
-export { PROXY_VARS };
 
 const TLS_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',

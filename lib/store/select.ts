@@ -3,7 +3,9 @@ import { createFileStore, createMemoryStore } from './file.js';
 import { DEFAULT_KEYRING_TIMEOUT_MS, createKeyringStore, isTooLarge, keyringWedged, probeKeyring } from './keyring.js';
 import type { TokenStore } from './types.js';
 
-export type StorageSetting = 'auto' | 'keyring' | 'file' | 'none';
+import type { StorageSetting } from '../options.js';
+
+export type { StorageSetting };
 
 type Probe = { ok: true } | { ok: false; reason: string };
 
