@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /**
- * The one entry point. get-token (run by kubectl on every command) stays on node:* modules and
- * talks to the agent; every other command lazily loads the heavy half (lib/main).
+ * The one entry point: it only routes. get-token (run by kubectl on every command) stays on node:*
+ * modules and talks to the agent; every other command lazily loads the heavy half (lib/main).
  */
 import { writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { exitCodeFor, isOidcError } from '../lib/errors.js';
 import { redact } from '../lib/log.js';
-import { getToken, type Io } from '../lib/client/get-token.js';
+import { getToken } from '../lib/commands/get-token.js';
+import type { Io } from '../lib/commands/io.js';
 import { VERSION } from '../lib/version.js';
 
 const HELP = `kubectl-oidc ${VERSION}: OIDC login for kubectl
@@ -23,8 +24,8 @@ Commands:
 Put this in a kubeconfig user (kubelogin's flag names work unchanged):
   exec:
     apiVersion: client.authentication.k8s.io/v1
-    command: kubectl
-    args: [oidc, get-token, --oidc-issuer-url=https://dex.example.com/dex, --oidc-client-id=kubernetes]
+    command: kubectl-oidc
+    args: [get-token, --oidc-issuer-url=https://dex.example.com/dex, --oidc-client-id=kubernetes]
     interactiveMode: IfAvailable
 
 Run \`kubectl oidc COMMAND --help\` for a command's flags. Set KUBECTL_OIDC_DEBUG=1 (or --debug) for stack traces.
@@ -52,7 +53,7 @@ async function main(): Promise<number> {
     stdinIsTTY: isatty(0),
     stdout: writeStdout,
     stderr: (t) => void process.stderr.write(redact(t)),
-    entry: process.argv[1] ?? '',
+    self: [process.execPath, process.argv[1] ?? ''],
     loadInProcess: loadHeavy,
   };
   switch (cmd) {
@@ -69,7 +70,7 @@ async function main(): Promise<number> {
       io.stdout(HELP);
       return cmd === undefined ? 2 : 0;
     default:
-      return (await loadHeavy()).runCommand(cmd, rest, io);
+      return (await loadHeavy()).runCommand(cmd, io);
   }
 }
 

@@ -11,6 +11,11 @@ export function redact(text: string): string {
   return text.replace(JWT, '[redacted-jwt]').replace(PARAM, '$1=[redacted]').replace(JSON_FIELD, '"$1":"[redacted]"');
 }
 
+/** Strip control characters and cap length: strings from an issuer end up on a terminal. */
+export function printable(s: string, max = 200): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, max);
+}
+
 export interface Logger {
   info(msg: string): void;
   warn(msg: string): void;

@@ -1,8 +1,9 @@
 import { lstatSync, mkdirSync, chmodSync } from 'node:fs';
-import { join } from 'node:path';
-import { tmpdir, userInfo } from 'node:os';
-import envPaths from 'env-paths';
+import { isAbsolute, join } from 'node:path';
+import { homedir, tmpdir, userInfo } from 'node:os';
 import { OidcError } from './errors.js';
+
+// node:* only: get-token loads this on every kubectl command. The cache dir (agent side only) is in lib/store/dirs.ts.
 
 export const APP = 'kubectl-oidc';
 
@@ -13,7 +14,17 @@ type Env = Record<string, string | undefined>;
  * so never under os.tmpdir() there. Overridable for tests and unusual systems.
  */
 export function runtimeDir(env: Env = process.env): string {
-  if (env.KUBECTL_OIDC_RUNTIME_DIR) return env.KUBECTL_OIDC_RUNTIME_DIR;
+  const override = env.KUBECTL_OIDC_RUNTIME_DIR;
+  if (override) {
+    // The agent runs with cwd /, the clients with every cwd there is: a relative path would name a
+    // different socket for each of them.
+    if (!isAbsolute(override)) {
+      throw new OidcError('E_CONFIG', `KUBECTL_OIDC_RUNTIME_DIR must be an absolute path (got ${JSON.stringify(override)})`, {
+        hint: 'set it to an absolute path, for example $HOME/.kubectl-oidc-run, or unset it',
+      });
+    }
+    return override;
+  }
   if (process.platform === 'win32') return join(tmpdir(), APP);
   if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, APP);
   return `/tmp/${APP}-${process.getuid?.() ?? userInfo().username}`;
@@ -24,14 +35,12 @@ export function socketPath(env: Env = process.env): string {
   return join(runtimeDir(env), 'agent.sock');
 }
 
-/** The user's cache dir for tokens and locks (kubelogin#627: never a shared dir). */
-export function cacheDir(): string {
-  return envPaths(APP, { suffix: '' }).cache;
-}
-
-/** Where the agent writes its log (XDG state dir on Linux). */
-export function stateDir(): string {
-  return envPaths(APP, { suffix: '' }).log;
+/** Where the agent writes its log: the XDG state dir on Linux, as env-paths names it for `log`. */
+export function stateDir(env: Env = process.env): string {
+  const home = homedir();
+  if (process.platform === 'darwin') return join(home, 'Library', 'Logs', APP);
+  if (process.platform === 'win32') return join(env.LOCALAPPDATA || join(home, 'AppData', 'Local'), APP, 'Log');
+  return join(env.XDG_STATE_HOME || join(home, '.local', 'state'), APP);
 }
 
 /**

@@ -1,12 +1,14 @@
-import { OidcError, type ErrorCode } from './errors.js';
+import { OidcError, isErrorCode, isOidcError, type ErrorCode } from './errors.js';
 import type { ApiVersion } from './exec-credential.js';
-import { validateOptions, type GetTokenOptions } from './options.js';
+import { parseCache, parseProvider, parseUi, type CacheConfig, type ProviderConfig, type UiConfig } from './config.js';
+import { VERSION } from './version.js';
 
 /**
  * Client <-> agent frames: one request per connection, newline-delimited JSON, size-capped.
- * The agent may send any number of `notice` frames before exactly one final frame.
+ * The agent may send any number of `notice` frames before exactly one final frame: the reply
+ * for the request's op, or an error. Shared by the client (node:* only) and the agent.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const MAX_FRAME_BYTES = 256 * 1024;
 
 /** The caller's environment the agent may use for this request (a daemon keeps the env of whoever started it). */
@@ -15,27 +17,109 @@ export const FORWARDED_ENV = [
   'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy', 'NODE_EXTRA_CA_CERTS',
 ] as const;
 
-export type TokenRequest = {
-  op: 'token';
+/** errno codes from connect() that mean "no agent listens here": start one, or treat the socket as stale. */
+export const NO_AGENT_ERRNOS: ReadonlySet<string> = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK', 'ENOTDIR']);
+
+interface Envelope {
   v: number;
   version: string;
-  options: GetTokenOptions;
+}
+export type { Envelope };
+export type TokenRequest = Envelope & {
+  op: 'token';
+  provider: ProviderConfig;
+  ui: UiConfig;
+  cache: CacheConfig;
+  forceRefresh: boolean;
   apiVersion: ApiVersion;
   interactive: boolean;
   env: Record<string, string>;
 };
-export type SimpleRequest = { op: 'ping' | 'stop' | 'status'; v: number; version: string };
-export type LogoutRequest = { op: 'logout'; v: number; version: string; options: GetTokenOptions };
-export type Request = TokenRequest | SimpleRequest | LogoutRequest;
+export type LogoutRequest = Envelope & { op: 'logout'; provider: ProviderConfig; cache: CacheConfig };
+export type StatusRequest = Envelope & { op: 'status' };
+export type PingRequest = Envelope & { op: 'ping' };
+export type StopRequest = Envelope & { op: 'stop' };
+export type Request = TokenRequest | LogoutRequest | StatusRequest | PingRequest | StopRequest;
 
-export type Frame =
-  | { t: 'notice'; message: string }
-  | { t: 'token'; token: string; expiresAt: number }
-  | { t: 'ok'; data?: unknown }
-  | { t: 'error'; code: ErrorCode; message: string; hint?: string; agentVersion?: string };
+/** The one place a request gets its envelope: `{ ...envelope(), op: 'status' }`. */
+export function envelope(): Envelope {
+  return { v: PROTOCOL_VERSION, version: VERSION };
+}
+
+export interface AgentInfo {
+  pid: number;
+  version: string;
+}
+
+/** What status shows of a session: never a token. */
+export interface SessionStatus {
+  key: string;
+  issuerUrl: string;
+  clientId: string;
+  storage: string;
+  subject?: string;
+  email?: string;
+  groups?: string[];
+  expiresAt?: number;
+  hasRefreshToken: boolean;
+  nextRefreshAt?: number;
+  busy: boolean;
+}
+
+export interface LogoutResult {
+  /** Places the session was removed from (agent memory, a file, the keyring item). */
+  cleared: string[];
+  /** Places that could not be checked; a logout with problems is not a success. */
+  problems: string[];
+  /** Things worth saying that are not failures (no keyring exists here, so none was checked). */
+  notes: string[];
+}
+
+export type TokenReply = { t: 'token'; token: string; expiresAt: number };
+export type LogoutReply = { t: 'logged-out' } & LogoutResult;
+export type StatusReply = { t: 'status'; agent: AgentInfo; sessions: SessionStatus[] };
+export type PongReply = { t: 'pong'; agent: AgentInfo };
+export type StoppingReply = { t: 'stopping' };
+export type Reply = TokenReply | LogoutReply | StatusReply | PongReply | StoppingReply;
+
+export type ReplyFor<R extends Request> = R extends TokenRequest
+  ? TokenReply
+  : R extends LogoutRequest
+    ? LogoutReply
+    : R extends StatusRequest
+      ? StatusReply
+      : R extends PingRequest
+        ? PongReply
+        : StoppingReply;
+
+const REPLY_FOR_OP = { token: 'token', logout: 'logged-out', status: 'status', ping: 'pong', stop: 'stopping' } as const;
+
+/** Does `reply` answer `req`? The client refuses any other answer. */
+export function answers<R extends Request>(req: R, reply: Reply): reply is ReplyFor<R> {
+  return REPLY_FOR_OP[req.op] === reply.t;
+}
+
+export type ErrorFrame = { t: 'error'; code: ErrorCode; message: string; hint?: string; agentVersion?: string };
+export type NoticeFrame = { t: 'notice'; message: string };
+export type Frame = Reply | ErrorFrame | NoticeFrame;
 
 export function encodeFrame(frame: Frame | Request): string {
   return `${JSON.stringify(frame)}\n`;
+}
+
+export function errorFrame(err: unknown): ErrorFrame {
+  if (isOidcError(err)) {
+    const f: ErrorFrame = { t: 'error', code: err.code, message: err.message };
+    if (err.hint) f.hint = err.hint;
+    if (err.code === 'E_VERSION_MISMATCH') f.agentVersion = VERSION;
+    return f;
+  }
+  return { t: 'error', code: 'E_INTERNAL', message: `internal error: ${(err as Error)?.message ?? String(err)}`, hint: 'see the agent log; run with --debug for details' };
+}
+
+/** The error a client raises for an error frame: the same OidcError the agent threw. */
+export function frameToError(f: ErrorFrame): OidcError {
+  return new OidcError(f.code, f.message, f.hint ? { hint: f.hint } : undefined);
 }
 
 /** Splits a byte stream into JSON frames; refuses a line over the cap instead of buffering forever. */
@@ -61,44 +145,112 @@ export class FrameReader {
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isStrs = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
-export function parseFrame(v: unknown): Frame {
-  if (isObj(v)) {
-    if (v.t === 'notice' && typeof v.message === 'string') return { t: 'notice', message: v.message };
-    if (v.t === 'token' && typeof v.token === 'string' && v.token.length > 0 && typeof v.expiresAt === 'number') return { t: 'token', token: v.token, expiresAt: v.expiresAt };
-    if (v.t === 'ok') return { t: 'ok', data: v.data };
-    if (v.t === 'error' && typeof v.code === 'string' && typeof v.message === 'string') {
-      const f: Frame = { t: 'error', code: v.code as ErrorCode, message: v.message };
-      if (typeof v.hint === 'string') f.hint = v.hint;
-      if (typeof v.agentVersion === 'string') f.agentVersion = v.agentVersion;
-      return f;
-    }
-  }
-  throw new OidcError('E_PROTOCOL', 'the agent sent a frame this client does not understand');
+function parseAgentInfo(v: unknown): AgentInfo | undefined {
+  return isObj(v) && isNum(v.pid) && typeof v.version === 'string' ? { pid: v.pid, version: v.version } : undefined;
 }
 
-/** Validate a request from the socket; the options are checked again where they are used. */
+function parseSessionStatus(v: unknown): SessionStatus | undefined {
+  if (!isObj(v) || typeof v.key !== 'string' || typeof v.issuerUrl !== 'string' || typeof v.clientId !== 'string' || typeof v.storage !== 'string') return undefined;
+  const s: SessionStatus = { key: v.key, issuerUrl: v.issuerUrl, clientId: v.clientId, storage: v.storage, hasRefreshToken: v.hasRefreshToken === true, busy: v.busy === true };
+  if (typeof v.subject === 'string') s.subject = v.subject;
+  if (typeof v.email === 'string') s.email = v.email;
+  if (isStrs(v.groups)) s.groups = v.groups;
+  if (isNum(v.expiresAt)) s.expiresAt = v.expiresAt;
+  if (isNum(v.nextRefreshAt)) s.nextRefreshAt = v.nextRefreshAt;
+  return s;
+}
+
+/** Parse a frame from the agent as untrusted input. */
+export function parseFrame(v: unknown): Frame {
+  const bad = () => new OidcError('E_PROTOCOL', 'the agent sent a frame this client does not understand');
+  if (!isObj(v)) throw bad();
+  switch (v.t) {
+    case 'notice':
+      if (typeof v.message === 'string') return { t: 'notice', message: v.message };
+      break;
+    case 'token':
+      if (typeof v.token === 'string' && v.token.length > 0 && isNum(v.expiresAt)) return { t: 'token', token: v.token, expiresAt: v.expiresAt };
+      break;
+    case 'logged-out':
+      if (isStrs(v.cleared) && isStrs(v.problems) && isStrs(v.notes)) return { t: 'logged-out', cleared: v.cleared, problems: v.problems, notes: v.notes };
+      break;
+    case 'status': {
+      const agent = parseAgentInfo(v.agent);
+      if (!agent || !Array.isArray(v.sessions)) break;
+      const sessions: SessionStatus[] = [];
+      for (const raw of v.sessions) {
+        const s = parseSessionStatus(raw);
+        if (!s) throw bad();
+        sessions.push(s);
+      }
+      return { t: 'status', agent, sessions };
+    }
+    case 'pong': {
+      const agent = parseAgentInfo(v.agent);
+      if (agent) return { t: 'pong', agent };
+      break;
+    }
+    case 'stopping':
+      return { t: 'stopping' };
+    case 'error':
+      if (isErrorCode(v.code) && typeof v.message === 'string') {
+        const f: ErrorFrame = { t: 'error', code: v.code, message: v.message };
+        if (typeof v.hint === 'string') f.hint = v.hint;
+        if (typeof v.agentVersion === 'string') f.agentVersion = v.agentVersion;
+        return f;
+      }
+      break;
+  }
+  throw bad();
+}
+
+/** Validate a request from the socket; every part is parsed as it would be from flags. */
 export function parseRequest(v: unknown): Request {
   if (!isObj(v) || typeof v.v !== 'number' || typeof v.version !== 'string') throw new OidcError('E_PROTOCOL', 'malformed request');
+  const env = { v: v.v, version: v.version };
+  // Checked before the body: a client of another version may send a body this agent cannot read.
+  // It may still ask this agent to stop, so that it can start its own.
+  if ((v.v !== PROTOCOL_VERSION || v.version !== VERSION) && v.op !== 'stop') {
+    throw new OidcError('E_VERSION_MISMATCH', `the running agent is version ${VERSION}, this client ${v.version}`);
+  }
   switch (v.op) {
     case 'ping':
     case 'stop':
     case 'status':
-      return { op: v.op, v: v.v, version: v.version };
+      return { ...env, op: v.op };
     case 'logout':
+      return asProtocolError(() => ({ ...env, op: 'logout', provider: parseProvider(v.provider), cache: parseCache(v.cache) }));
     case 'token': {
-      if (!isObj(v.options)) throw new OidcError('E_PROTOCOL', 'request without options');
-      const o = v.options;
-      if (typeof o.issuerUrl !== 'string' || typeof o.clientId !== 'string') throw new OidcError('E_PROTOCOL', 'request options lack issuer or client');
-      const options = validateOptions(v.options);
-      if (v.op === 'logout') return { op: 'logout', v: v.v, version: v.version, options };
-      const env: Record<string, string> = {};
-      if (isObj(v.env)) for (const k of FORWARDED_ENV) if (typeof v.env[k] === 'string') env[k] = v.env[k] as string;
+      const forwarded: Record<string, string> = {};
+      if (isObj(v.env)) for (const k of FORWARDED_ENV) if (typeof v.env[k] === 'string') forwarded[k] = v.env[k] as string;
       const apiVersion = v.apiVersion === 'client.authentication.k8s.io/v1' ? v.apiVersion : 'client.authentication.k8s.io/v1beta1';
-      return { op: 'token', v: v.v, version: v.version, options, apiVersion, interactive: v.interactive === true, env };
+      return asProtocolError(() => ({
+        ...env,
+        op: 'token',
+        provider: parseProvider(v.provider),
+        ui: parseUi(v.ui),
+        cache: parseCache(v.cache),
+        forceRefresh: v.forceRefresh === true,
+        apiVersion,
+        interactive: v.interactive === true,
+        env: forwarded,
+      }));
     }
     default:
       throw new OidcError('E_PROTOCOL', 'unknown request');
+  }
+}
+
+/** A request body that would be a usage error as flags is a malformed frame on the socket. */
+function asProtocolError<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (isOidcError(err, 'E_USAGE')) throw new OidcError('E_PROTOCOL', `malformed request: ${err.message}`);
+    throw err;
   }
 }
 

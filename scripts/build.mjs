@@ -27,16 +27,16 @@ const heavyExternal = {
 };
 
 await build({ ...common, entryPoints: ['cmd/kubectl-oidc.ts'], outfile: 'dist/kubectl-oidc.cjs', plugins: [heavyExternal] });
-// The agent's `import('../oidc/client.js')` becomes require('./oidc.cjs'): a cached token needs no HTTP stack.
+// The agent's `import('../oidc/issuer.js')` becomes require('./oidc.cjs'): a cached token needs no HTTP stack.
 const oidcExternal = {
   name: 'oidc-external',
   setup(b) {
-    b.onResolve({ filter: /\/oidc\/client\.js$/ }, (args) => (args.kind === 'dynamic-import' ? { path: './oidc.cjs', external: true } : undefined));
+    b.onResolve({ filter: /\/oidc\/issuer\.js$/ }, (args) => (args.kind === 'dynamic-import' ? { path: './oidc.cjs', external: true } : undefined));
   },
 };
 
 await build({ ...common, entryPoints: ['lib/main.ts'], outfile: 'dist/main.cjs', external: ['@napi-rs/keyring'], plugins: [oidcExternal] });
-await build({ ...common, entryPoints: ['lib/oidc/client.ts'], outfile: 'dist/oidc.cjs' });
+await build({ ...common, entryPoints: ['lib/oidc/issuer.ts'], outfile: 'dist/oidc.cjs' });
 
 // esbuild keeps import() of an external as import(), which sends a CommonJS file through the ESM
 // loader (it scans the whole bundle for exports): ~30 ms on a cold start. require() it instead.

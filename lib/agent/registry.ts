@@ -1,144 +1,144 @@
-import { statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Logger } from '../log.js';
-import { openBrowser as defaultOpenBrowser } from '../browser.js';
-import type { Oidc, IssuerSettings } from '../oidc/client.js';
-import { caDigestOf, loadCustomCAs } from '../oidc/ca.js';
-import { scopesFor, type GetTokenOptions } from '../options.js';
-import { cacheDir as defaultCacheDir } from '../paths.js';
-import { canonicalJson, sessionKey } from '../store/key.js';
+import type { CacheConfig, ProviderConfig, TokenFlags } from '../config.js';
+import { claimsOf, identityOf } from '../jwt.js';
+import type { LogoutResult, SessionStatus } from '../protocol.js';
+import type { IssuerClient } from '../oidc/issuer.js';
+import { loginWithBrowser } from '../login/authcode.js';
+import type { openBrowser as OpenBrowser } from '../login/browser.js';
+import { cacheDir as defaultCacheDir } from '../store/dirs.js';
+import { createFileStore } from '../store/file.js';
+import { createKeyringStore, isKeyringAbsent } from '../store/keyring.js';
 import { acquireLock } from '../store/lock.js';
 import { openStore as defaultOpenStore } from '../store/select.js';
-import type { TokenSet } from '../store/types.js';
+import type { TokenSet, TokenStore } from '../store/types.js';
+import { canonicalJson } from '../store/key.js';
+import { createIdentities } from './identity.js';
 import { Session, refreshMargin } from './session.js';
 
 export interface TokenCall {
-  options: GetTokenOptions;
+  flags: TokenFlags;
   interactive: boolean;
-  /** The caller's forwarded environment (browser display, proxies). */
+  /** The caller's forwarded environment: its network (proxies) and, for a login it starts, its display and browser. */
   env: Record<string, string>;
   notify(message: string): void;
 }
+
+export type CreateIssuer = (provider: ProviderConfig, cas: readonly string[]) => IssuerClient;
 
 export interface RegistryDeps {
   log: Logger;
   now?: () => number;
   openStore?: typeof defaultOpenStore;
-  createOidc?: (s: IssuerSettings) => Oidc;
-  openBrowser?: typeof defaultOpenBrowser;
-  /** Sessions unused for this long are not refreshed in the background (and let the agent exit). */
+  createIssuer?: CreateIssuer;
+  openBrowser?: typeof OpenBrowser;
+  /** The login flow (tests replace the browser login). */
+  login?: typeof loginWithBrowser;
+  /** Where the per-session locks live, whatever a caller's --token-cache-dir: one session, one lock. */
+  lockDir?: string;
+  /** Sessions unused for this long are not refreshed in the background and are dropped from memory. */
   idleMs?: number;
+  /** At most this many sessions in memory; the least recently used idle one goes first. */
+  maxSessions?: number;
   /** Refresh ahead of expiry in the background (the agent); the in-process fallback does not. */
   background?: boolean;
 }
 
 interface Entry {
+  key: string;
+  provider: ProviderConfig;
+  issuer: IssuerClient;
   session: Session;
-  oidc: Oidc;
-  issuerUrl: string;
-  clientId: string;
-  storage: string;
+  cache: CacheConfig;
   storeNotice?: string | undefined;
   noticeShown: boolean;
+  /** The last caller's network settings, for background refreshes. */
+  network: Record<string, string>;
   timer?: NodeJS.Timeout | undefined;
+  nextRefreshAt?: number | undefined;
   scheduledFor?: TokenSet | undefined;
   failures: number;
 }
 
-export interface SessionStatus {
-  key: string;
-  issuerUrl: string;
-  clientId: string;
-  storage: string;
-  expiresAt?: number;
-  hasRefreshToken: boolean;
-  busy: boolean;
-}
+export const DEFAULT_MAX_SESSIONS = 64;
 
-/** Every session this process knows, by configuration; the one place a TokenCall becomes a Session. */
+/** Every session this process knows, by identity; the one place a request becomes a Session. */
 export function createRegistry(deps: RegistryDeps) {
   const now = deps.now ?? Date.now;
   const openStore = deps.openStore ?? defaultOpenStore;
-  const open = deps.openBrowser ?? defaultOpenBrowser;
   const idleMs = deps.idleMs ?? 60 * 60_000;
+  const maxSessions = deps.maxSessions ?? DEFAULT_MAX_SESSIONS;
+  const lockDir = () => deps.lockDir ?? defaultCacheDir();
+  const identities = createIdentities();
   const entries = new Map<string, Entry>();
   const creating = new Map<string, Promise<Entry>>();
+  const createIssuer = deps.createIssuer ?? ((p, cas) => lazyIssuer(p, cas, now));
+  const cacheId = (c: CacheConfig) => canonicalJson({ storage: c.storage, dir: c.dir ?? defaultCacheDir() });
 
-  /** Request fingerprint -> session id: the hot path skips reading and parsing CA files and hashing. */
-  const known = new Map<string, string>();
-
-  async function entryFor(options: GetTokenOptions, env: Record<string, string>): Promise<Entry> {
-    const fp = fingerprint(options, env);
-    const knownId = fp && known.get(fp);
-    const hit = knownId ? entries.get(knownId) : undefined;
-    if (hit) return hit;
-    // A changed CA file changes the fingerprint (size, mtime, inode), so it is read again and a
-    // changed CA is a different session, never a stale one.
-    const cas = loadCustomCAs(options.certificateAuthority, options.certificateAuthorityData);
-    const caDigest = caDigestOf(cas);
-    const scopes = scopesFor(options);
-    const key = sessionKey({ issuerUrl: options.issuerUrl, clientId: options.clientId, scopes, caDigest });
-    const dir = options.tokenCacheDir ?? defaultCacheDir();
-    const id = canonicalJson({ key, dir, storage: options.tokenCacheStorage, secret: options.clientSecret ?? '', proxy: proxyVars(env) });
-    if (fp) known.set(fp, id);
-    const ready = entries.get(id);
-    if (ready) return ready;
-    // Concurrent first requests must share one session: they wait on one creation.
-    let pending = creating.get(id);
-    if (!pending) {
-      pending = createEntry(options, env, key, dir, scopes)
-        .then((e) => {
-          entries.set(id, e);
-          return e;
-        })
-        .finally(() => creating.delete(id));
-      creating.set(id, pending);
+  async function entryFor(call: TokenCall): Promise<Entry> {
+    const { provider, cache } = call.flags;
+    const { key, cas } = identities.resolve(provider);
+    let entry = entries.get(key) ?? (await (creating.get(key) ?? create(key, provider, cas, cache)));
+    if (canonicalJson(entry.provider) !== canonicalJson(provider)) {
+      // The same identity with another client secret: the newest caller's is the one that works.
+      void entry.issuer.close().catch(() => {});
+      entry.issuer = createIssuer(provider, cas);
+      entry.provider = provider;
     }
+    if (cacheId(entry.cache) !== cacheId(cache)) {
+      const { store, notice } = await openStore({ storage: cache.storage, cacheDir: cache.dir ?? defaultCacheDir() });
+      deps.log.info(`session ${key.slice(0, 8)}: moving its tokens to ${store.kind} storage, as the latest caller asks`);
+      await entry.session.moveTo(store);
+      Object.assign(entry, { cache, storeNotice: notice, noticeShown: false });
+    }
+    entry.network = call.env;
+    // Most recently used last, so eviction takes the first idle one.
+    entries.delete(key);
+    entries.set(key, entry);
+    return entry;
+  }
+
+  function create(key: string, provider: ProviderConfig, cas: readonly string[], cache: CacheConfig): Promise<Entry> {
+    // Concurrent first requests must share one session: they wait on one creation.
+    const pending = (async (): Promise<Entry> => {
+      const { store, notice } = await openStore({ storage: cache.storage, cacheDir: cache.dir ?? defaultCacheDir() });
+      if (notice) deps.log.info(notice);
+      // The session reaches the issuer client through the entry: a caller with a new secret replaces it.
+      let entry: Entry;
+      const session = new Session({
+        key,
+        store,
+        issuer: { refreshGrant: (rt, c) => entry.issuer.refreshGrant(rt, c), verify: (t, o, c) => entry.issuer.verify(t, o, c) },
+        now,
+        log: deps.log,
+        loginTimeoutMs: (req) => req.ui.authenticationTimeoutSec * 1000,
+        lock: (timeoutMs) => acquireLock(lockDir(), key, { timeoutMs }),
+        login: (req, show, signal) => (deps.login ?? loginWithBrowser)(entry.issuer, req, { show, log: deps.log, ...(deps.openBrowser ? { openBrowser: deps.openBrowser } : {}) }, signal),
+      });
+      entry = { key, provider, issuer: createIssuer(provider, cas), session, cache, storeNotice: notice, noticeShown: false, network: {}, failures: 0 };
+      evictFor(1);
+      entries.set(key, entry);
+      return entry;
+    })().finally(() => creating.delete(key));
+    creating.set(key, pending);
     return pending;
   }
 
-  async function createEntry(options: GetTokenOptions, env: Record<string, string>, key: string, dir: string, scopes: string[]): Promise<Entry> {
-    const { store, notice } = await openStore({ storage: options.tokenCacheStorage, cacheDir: dir });
-    if (notice) deps.log.info(notice);
-    const oidc = (deps.createOidc ?? ((s) => lazyOidc(s, () => new Date(now()))))({
-      issuerUrl: options.issuerUrl,
-      clientId: options.clientId,
-      clientSecret: options.clientSecret,
-      scopes,
-      caFiles: options.certificateAuthority,
-      caData: options.certificateAuthorityData,
-      env,
-    });
-    const loginTimeoutMs = options.authenticationTimeoutSec * 1000;
-    const session = new Session({
-      key,
-      store,
-      oidc,
-      now,
-      log: deps.log,
-      loginTimeoutMs,
-      lock: (timeoutMs) => acquireLock(dir, key, { timeoutMs }),
-      login: (show, signal) =>
-        oidc.loginAuthCode(
-          {
-            listenAddresses: options.listenAddress,
-            redirectUrl: options.redirectUrl,
-            timeoutMs: loginTimeoutMs,
-            present: async (url) => {
-              if (options.skipOpenBrowser) {
-                show(`Open this URL in your browser to log in:\n  ${url}`);
-                return;
-              }
-              show(`Opening your browser to log in. If it does not open, visit:\n  ${url}`);
-              deps.log.info(`session ${key.slice(0, 8)}: opening the browser for a login`);
-              await open(url, { command: options.browserCommand, env: { ...process.env, ...env } }).catch((err: Error) => {
-                show(`Could not start a browser (${err.message}); open the URL above yourself.`);
-              });
-            },
-          },
-          signal,
-        ),
-    });
-    return { session, oidc, issuerUrl: options.issuerUrl, clientId: options.clientId, storage: store.kind, storeNotice: notice, noticeShown: false, failures: 0 };
+  /** Drop sessions unused for the idle time, and the least recently used ones above the cap (never a busy one). */
+  function evictFor(room: number): void {
+    const t = now();
+    for (const e of [...entries.values()]) {
+      const over = entries.size + room > maxSessions;
+      const idle = t - e.session.lastUsed > idleMs;
+      if ((over || idle) && !e.session.busy) drop(e);
+    }
+  }
+
+  function drop(e: Entry): void {
+    entries.delete(e.key);
+    clearTimeout(e.timer);
+    e.session.close();
+    void e.issuer.close().catch(() => {});
   }
 
   function schedule(entry: Entry): void {
@@ -147,6 +147,7 @@ export function createRegistry(deps: RegistryDeps) {
     if (entry.timer && entry.scheduledFor === t) return; // already planned for this token
     clearTimeout(entry.timer);
     entry.timer = undefined;
+    entry.nextRefreshAt = undefined;
     entry.scheduledFor = t;
     if (!t?.refreshToken) return;
     const nowMs = now();
@@ -156,61 +157,87 @@ export function createRegistry(deps: RegistryDeps) {
     const backoff = entry.failures === 0 ? 0 : Math.min(60_000, 5_000 * 2 ** (entry.failures - 1));
     const delay = Math.max(1_000, at - nowMs, backoff);
     if (nowMs + delay >= t.expiresAt * 1000 && entry.failures > 0) return;
+    entry.nextRefreshAt = Math.floor((nowMs + delay) / 1000);
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
+      entry.nextRefreshAt = undefined;
       entry.session
-        .refresh()
+        .refresh(entry.network)
         .then((next) => {
           entry.failures = 0;
-          if (next.expiresAt > t.expiresAt) return schedule(entry);
-          // No new ID token from the issuer (kubelogin#536): refreshing again would only spin the
-          // refresh token. The next request after expiry logs in.
-          deps.log.warn(`session ${entry.session.key.slice(0, 8)}: the issuer's refresh answer had no new ID token; a login will be needed when this one expires`);
+          if (next.expiresAt > t.expiresAt) schedule(entry);
+          // Else no new ID token from the issuer (kubelogin#536): refreshing again would only spin
+          // the refresh token. The next request after expiry logs in.
         })
         .catch((err: Error) => {
           entry.failures++;
-          deps.log.warn(`session ${entry.session.key.slice(0, 8)}: background refresh failed: ${err.message}`);
+          deps.log.warn(`session ${entry.key.slice(0, 8)}: background refresh failed: ${err.message}`);
           schedule(entry);
         });
     }, delay);
     entry.timer.unref();
   }
 
+  const sweeper = deps.background ? setInterval(() => evictFor(0), Math.min(60_000, Math.max(1_000, idleMs / 4))) : undefined;
+  sweeper?.unref();
+
   return {
     async getToken(call: TokenCall): Promise<TokenSet> {
-      const entry = await entryFor(call.options, call.env);
+      const entry = await entryFor(call);
       if (entry.storeNotice && !entry.noticeShown) {
         entry.noticeShown = true;
         call.notify(entry.storeNotice);
       }
-      const t = await entry.session.getToken({ interactive: call.interactive, forceRefresh: call.options.forceRefresh, notify: call.notify });
+      const t = await entry.session.getToken({ interactive: call.interactive, forceRefresh: call.flags.forceRefresh, notify: call.notify, ui: call.flags.ui, env: call.env });
       entry.failures = 0;
       schedule(entry);
       return t;
     },
 
-    async logout(options: GetTokenOptions): Promise<void> {
-      const entry = await entryFor(options, {});
-      clearTimeout(entry.timer);
-      await entry.session.forget();
-      if (options.tokenCacheStorage !== 'auto') {
-        // The session may also have been kept under another setting earlier: a refresh token must not
-        // outlive a logout anywhere. `auto` covers the keyring (if one works) and the file.
-        const { store } = await openStore({ storage: 'auto', cacheDir: options.tokenCacheDir ?? defaultCacheDir() }).catch(() => ({ store: undefined }));
-        await store?.delete(entry.session.key).catch((err: Error) => deps.log.warn(`logout: ${err.message}`));
+    /**
+     * Forget a session everywhere it may be, whatever storage the caller names now: this agent's
+     * memory, the token files (the caller's dir, the session's and the default), and the keyring item.
+     */
+    async logout(provider: ProviderConfig, cache: CacheConfig): Promise<LogoutResult> {
+      const { key } = identities.resolve(provider);
+      const result: LogoutResult = { cleared: [], problems: [], notes: [] };
+      const entry = entries.get(key) ?? (await creating.get(key)?.catch(() => undefined));
+      const dirs = new Set([cache.dir ?? defaultCacheDir(), defaultCacheDir(), ...(entry?.cache.dir ? [entry.cache.dir] : [])]);
+      const files = [...dirs].map((dir) => ({ dir, file: createFileStore(dir) })).filter(({ file }) => existsSync(file.pathFor(key)));
+      if (entry) {
+        await entry.session.forget();
+        drop(entry);
+        result.cleared.push('agent memory');
       }
+      for (const { dir, file } of files) {
+        await file.delete(key).then(
+          () => result.cleared.push(`the token file in ${dir}`),
+          (err: Error) => result.problems.push(err.message),
+        );
+      }
+      await createKeyringStore().delete(key).then(
+        () => result.cleared.push('the OS keyring'),
+        (err: Error) => {
+          if (isKeyringAbsent(err) && cache.storage !== 'keyring') result.notes.push(`the OS keyring was not checked: ${err.message.replace(/^cannot delete from the OS keyring: /, '')}`);
+          else result.problems.push(`${err.message}; if the session was kept there, it is still there`);
+        },
+      );
+      return result;
     },
 
     status(): SessionStatus[] {
       return [...entries.values()].map((e) => {
         const t = e.session.peek();
+        const who = t ? identityOf(claimsOf(t.idToken)) : {};
         return {
-          key: e.session.key,
-          issuerUrl: e.issuerUrl,
-          clientId: e.clientId,
-          storage: e.storage,
+          key: e.key,
+          issuerUrl: e.provider.issuerUrl,
+          clientId: e.provider.clientId,
+          storage: e.session.storage,
+          ...who,
           ...(t ? { expiresAt: t.expiresAt } : {}),
           hasRefreshToken: Boolean(t?.refreshToken),
+          ...(e.nextRefreshAt ? { nextRefreshAt: e.nextRefreshAt } : {}),
           busy: e.session.busy,
         };
       });
@@ -221,14 +248,16 @@ export function createRegistry(deps: RegistryDeps) {
       return [...entries.values()].some((e) => e.session.busy);
     },
 
+    /** For tests and the agent's status: how much this registry holds. */
+    get size(): { sessions: number; identities: number } {
+      return { sessions: entries.size, identities: identities.size };
+    },
+
     async close(): Promise<void> {
-      known.clear();
-      for (const e of entries.values()) {
-        clearTimeout(e.timer);
-        e.session.close();
-      }
-      await Promise.all([...entries.values()].map((e) => e.oidc.close().catch(() => {})));
-      entries.clear();
+      clearInterval(sweeper);
+      const all = [...entries.values()];
+      for (const e of all) drop(e);
+      await Promise.all(all.map((e) => e.issuer.close().catch(() => {})));
     },
   };
 }
@@ -239,33 +268,18 @@ export type Registry = ReturnType<typeof createRegistry>;
  * The OIDC stack (openid-client, jose, undici) is most of the agent's start-up time and a cached
  * token needs none of it: load it on the first login or refresh (a bundle of its own, dist/oidc.cjs).
  */
-function lazyOidc(settings: IssuerSettings, now: () => Date): Oidc {
-  let real: Promise<Oidc> | undefined;
-  const get = () => (real ??= import('../oidc/client.js').then((m) => m.createOidc(settings, { now })));
+function lazyIssuer(provider: ProviderConfig, cas: readonly string[], now: () => number): IssuerClient {
+  let real: Promise<IssuerClient> | undefined;
+  const get = () => (real ??= import('../oidc/issuer.js').then((m) => m.createIssuerClient(provider, { cas, now })));
   return {
-    loginAuthCode: async (opts, signal) => (await get()).loginAuthCode(opts, signal),
-    refresh: async (current, signal) => (await get()).refresh(current, signal),
+    issuerUrl: provider.issuerUrl,
+    authorizationUrl: async (p, c) => (await get()).authorizationUrl(p, c),
+    requiresCallbackIss: async (c) => (await get()).requiresCallbackIss(c),
+    exchangeCode: async (p, c) => (await get()).exchangeCode(p, c),
+    refreshGrant: async (rt, c) => (await get()).refreshGrant(rt, c),
+    verify: async (t, o, c) => (await get()).verify(t, o, c),
     close: async () => {
       if (real) await (await real).close();
     },
   };
-}
-
-/** The caller's proxy variables: a session's HTTP client is built with them. */
-function proxyVars(env: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter(([k]) => /proxy/i.test(k)));
-}
-
-/** Everything that decides the session, cheaply: the options as sent, proxy variables, CA files' identity. */
-function fingerprint(options: GetTokenOptions, env: Record<string, string>): string | undefined {
-  const files: string[] = [];
-  for (const f of options.certificateAuthority) {
-    try {
-      const st = statSync(f);
-      files.push(`${st.ino}:${st.size}:${st.mtimeMs}`);
-    } catch {
-      return undefined; // let the slow path report it
-    }
-  }
-  return JSON.stringify([{ ...options, forceRefresh: false }, proxyVars(env), files]);
 }

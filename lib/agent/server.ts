@@ -4,9 +4,10 @@ import { join, dirname } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { OidcError, isOidcError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { FrameReader, PROTOCOL_VERSION, encodeFrame, parseRequest, type Frame, type Request } from '../protocol.js';
+import { FrameReader, NO_AGENT_ERRNOS, PROTOCOL_VERSION, encodeFrame, errorFrame, parseRequest, type Frame, type Request } from '../protocol.js';
 import { ensurePrivateDir } from '../paths.js';
 import { VERSION } from '../version.js';
+import { handleRequest, type HandlerContext } from './handler.js';
 import type { Registry } from './registry.js';
 
 export interface AgentOptions {
@@ -68,7 +69,7 @@ export function probeSocket(path: string, timeoutMs = 1_000): Promise<'alive' | 
     };
     s.setTimeout(timeoutMs, () => done('alive')); // accepts but slow: treat as alive, never steal it
     s.once('connect', () => done('alive'));
-    s.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' || err.code === 'ENOTSOCK' ? 'stale' : 'alive'));
+    s.once('error', (err: NodeJS.ErrnoException) => done(err.code !== undefined && NO_AGENT_ERRNOS.has(err.code) ? 'stale' : 'alive'));
   });
 }
 
@@ -93,6 +94,9 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
     sock.on('close', () => sockets.delete(sock));
     handle(sock);
   });
+
+  // Answered after the reply is on its way: the stop frame must reach the client that asked.
+  const context: HandlerContext = { registry, agent: { info: { pid: process.pid, version: VERSION }, stop: (why) => setImmediate(() => void stop(why)) } };
 
   const handle = (sock: Socket) => {
     const reader = new FrameReader();
@@ -134,7 +138,7 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
       }
       lastActivity = Date.now();
       inFlight++;
-      dispatch(req, send)
+      handleRequest(req, (message) => send({ t: 'notice', message }), context)
         .then(finish, (err: unknown) => {
           if (!isOidcError(err) || err.code === 'E_INTERNAL') log.error(err, `request ${req.op}`);
           finish(errorFrame(err));
@@ -144,33 +148,6 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
           lastActivity = Date.now();
         });
     });
-  };
-
-  const dispatch = async (req: Request, send: (f: Frame) => void): Promise<Frame> => {
-    if (req.op === 'ping') return { t: 'ok', data: { pid: process.pid, version: VERSION, protocol: PROTOCOL_VERSION } };
-    if (req.op === 'stop') {
-      setImmediate(() => void stop('stop requested'));
-      return { t: 'ok' };
-    }
-    if (req.v !== PROTOCOL_VERSION || req.version !== VERSION) {
-      return { t: 'error', code: 'E_VERSION_MISMATCH', message: `the running agent is version ${VERSION}, this client ${req.version}`, agentVersion: VERSION };
-    }
-    switch (req.op) {
-      case 'status':
-        return { t: 'ok', data: { pid: process.pid, version: VERSION, sessions: registry.status() } };
-      case 'logout':
-        await registry.logout(req.options);
-        return { t: 'ok' };
-      case 'token': {
-        const t = await registry.getToken({
-          options: req.options,
-          interactive: req.interactive,
-          env: req.env,
-          notify: (message) => send({ t: 'notice', message }),
-        });
-        return { t: 'token', token: t.idToken, expiresAt: t.expiresAt };
-      }
-    }
   };
 
   const stop = (reason: string): Promise<void> => {
@@ -214,13 +191,4 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
   server.on('error', (err) => log.error(err, 'agent socket'));
   log.info(`agent ${VERSION} (pid ${process.pid}) listening on ${opts.socketPath}`);
   return { server, closed, stop };
-}
-
-function errorFrame(err: unknown): Frame {
-  if (isOidcError(err)) {
-    const f: Frame = { t: 'error', code: err.code, message: err.message };
-    if (err.hint) f.hint = err.hint;
-    return f;
-  }
-  return { t: 'error', code: 'E_INTERNAL', message: `internal error: ${(err as Error)?.message ?? String(err)}`, hint: 'see the agent log; run with --debug for details' };
 }

@@ -1,6 +1,9 @@
-import { OidcError, isOidcError } from '../errors.js';
+import { OidcError, isOidcError, isTransient } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Oidc } from '../oidc/client.js';
+import { claimsOf } from '../jwt.js';
+import type { Call, GrantResponse } from '../oidc/issuer.js';
+import type { VerifiedIdToken } from '../oidc/verify.js';
+import type { LoginRequest } from '../login/authcode.js';
 import type { TokenSet, TokenStore } from '../store/types.js';
 import type { Release } from '../store/lock.js';
 
@@ -16,30 +19,36 @@ export function isFresh(t: TokenSet, nowSec: number): boolean {
 
 /** How long after a failed or abandoned login a non-interactive caller gets "login required" instead of a browser tab. */
 export const LOGIN_COOLDOWN_MS = 5 * 60_000;
+/** Every refresh is bounded, lock wait and issuer round trips included. */
+export const REFRESH_TIMEOUT_MS = 60_000;
 
-export interface TokenContext {
+export interface TokenContext extends LoginRequest {
   interactive: boolean;
   forceRefresh: boolean;
   /** Lines for the person behind this caller (login URL, which store was chosen, ...). */
   notify(message: string): void;
 }
 
-export interface LoginDriver {
-  /** Run one login to completion; `show` tells every waiting caller the URL. */
-  (show: (message: string) => void, signal: AbortSignal): Promise<TokenSet>;
+/** Runs one login to completion with the settings of the caller that started it; `show` tells every waiting caller. */
+export type LoginDriver = (req: LoginRequest, show: (message: string) => void, signal: AbortSignal) => Promise<TokenSet>;
+
+/** The part of the issuer client a session needs for refreshes. */
+export interface RefreshIssuer {
+  refreshGrant(refreshToken: string, call: Call): Promise<GrantResponse>;
+  verify(idToken: string, opts: { nonce?: string }, call: Call): Promise<VerifiedIdToken>;
 }
 
 export interface SessionDeps {
   key: string;
   store: TokenStore;
-  oidc: Oidc;
+  issuer: RefreshIssuer;
   login: LoginDriver;
   /** Cross-process lock on this session (agent, in-process fallbacks, other agents). */
   lock(timeoutMs: number): Promise<Release>;
   /** Milliseconds since the epoch; injected so tests move time instead of sleeping. */
   now(): number;
   log: Logger;
-  loginTimeoutMs: number;
+  loginTimeoutMs(req: LoginRequest): number;
 }
 
 /**
@@ -50,18 +59,29 @@ export interface SessionDeps {
 export class Session {
   private tokens: TokenSet | undefined;
   private loaded = false;
+  private store: TokenStore;
   private refreshing: Promise<TokenSet> | undefined;
   private loggingIn: { promise: Promise<TokenSet>; listeners: Set<(m: string) => void>; shown: string[] } | undefined;
   private cooldownUntil = 0;
   private cooldownReason = '';
+  /** Set once the issuer answered a refresh without an ID token: more refresh grants cannot help (for this agent's lifetime). */
+  private refreshGivesNoIdToken = false;
+  /** Bumped by logout: work started before it must not write tokens back. */
+  private generation = 0;
   /** Aborted when the agent stops: a login waiting for a browser must not outlive it. */
   private readonly closing = new AbortController();
   lastUsed = 0;
 
-  constructor(private readonly deps: SessionDeps) {}
+  constructor(private readonly deps: SessionDeps) {
+    this.store = deps.store;
+  }
 
   get key(): string {
     return this.deps.key;
+  }
+
+  get storage(): TokenStore['kind'] {
+    return this.store.kind;
   }
 
   get busy(): boolean {
@@ -79,7 +99,7 @@ export class Session {
 
   private async load(): Promise<void> {
     if (this.loaded) return;
-    this.tokens = await this.deps.store.load(this.deps.key);
+    this.tokens = await this.store.load(this.deps.key);
     this.loaded = true;
   }
 
@@ -88,11 +108,11 @@ export class Session {
     await this.load();
     const current = this.tokens;
     if (current && !ctx.forceRefresh && isFresh(current, this.nowSec())) return current;
-    if (current?.refreshToken) {
+    if (current?.refreshToken && !this.refreshGivesNoIdToken) {
       try {
-        const t = await this.refresh(ctx.forceRefresh ? current : undefined);
+        const t = await this.refresh(ctx.env, ctx.forceRefresh ? current : undefined);
         if (isFresh(t, this.nowSec()) || (ctx.forceRefresh && t.expiresAt > this.nowSec())) return t;
-        this.deps.log.info(`session ${this.short}: the refreshed ID token is not fresh (no new ID token from the issuer?); logging in again`);
+        this.deps.log.info(`session ${this.short}: the issuer gave no new ID token on refresh; logging in again`);
       } catch (err) {
         if (!isOidcError(err, 'E_REFRESH_REJECTED')) {
           // The issuer is unreachable or broken: a token that has not yet expired is still better than failing.
@@ -113,29 +133,55 @@ export class Session {
    * process may have refreshed already, and presenting the old (rotated) refresh token would fail.
    * `force` names the token set the caller considers spent even if fresh.
    */
-  refresh(force?: TokenSet): Promise<TokenSet> {
+  refresh(network: Record<string, string>, force?: TokenSet): Promise<TokenSet> {
     this.refreshing ??= (async () => {
+      const generation = this.generation;
+      const signal = AbortSignal.any([this.closing.signal, AbortSignal.timeout(REFRESH_TIMEOUT_MS)]);
       const release = await this.deps.lock(30_000);
       try {
-        const stored = await this.deps.store.load(this.deps.key);
+        signal.throwIfAborted();
+        const stored = await this.store.load(this.deps.key);
         if (stored && stored.idToken !== force?.idToken && stored.idToken !== this.tokens?.idToken && isFresh(stored, this.nowSec())) {
           this.tokens = stored;
           return stored;
         }
         const base = stored ?? this.tokens;
         if (!base?.refreshToken) throw new OidcError('E_REFRESH_REJECTED', 'no refresh token');
-        let next: TokenSet;
+        const call = { network, signal };
+        let grant: GrantResponse;
         try {
-          next = await this.deps.oidc.refresh(base, AbortSignal.timeout(60_000));
+          grant = await this.deps.issuer.refreshGrant(base.refreshToken, call);
         } catch (err) {
-          if (isOidcError(err, 'E_REFRESH_REJECTED')) {
-            this.deps.log.info(`session ${this.short}: refresh token rejected; a new login is needed`);
-            this.tokens = undefined;
-            await this.deps.store.delete(this.deps.key).catch(() => {});
-          }
+          if (isOidcError(err, 'E_REFRESH_REJECTED')) await this.end(generation, 'the issuer refused the refresh token');
           throw err;
         }
-        await this.save(next);
+        // The old refresh token is spent. Keep the new one before anything else can fail (a key-set
+        // outage during verification, a crash): with Dex's rotation, losing it means a new login.
+        const rotated: TokenSet = { ...base, ...(grant.refreshToken ? { refreshToken: grant.refreshToken } : {}) };
+        if (grant.refreshToken && grant.refreshToken !== base.refreshToken) await this.save(rotated, generation);
+        if (!grant.idToken) {
+          this.refreshGivesNoIdToken = true;
+          this.deps.log.warn(`session ${this.short}: the issuer's refresh answer had no ID token (kubelogin#536); a login will be needed when this one expires`);
+          return rotated;
+        }
+        let v: VerifiedIdToken;
+        try {
+          v = await this.deps.issuer.verify(grant.idToken, {}, call);
+        } catch (err) {
+          // An outage: the next try refreshes again, with the new refresh token. Anything else is a token we must not use.
+          if (!isTransient(err)) await this.end(generation, `the refreshed ID token was rejected (${(err as Error).message})`);
+          throw err;
+        }
+        const before = claimsOf(base.idToken);
+        // OpenID Connect Core §12.2: a refreshed ID token is for the same user from the same issuer.
+        if (v.claims.sub !== before.sub || (before.iss !== undefined && v.claims.iss !== before.iss)) {
+          await this.end(generation, 'the refreshed ID token is for another subject');
+          throw new OidcError('E_ID_TOKEN_INVALID', "the issuer's refreshed ID token is for another user (its sub differs from the session's); the session was ended", {
+            hint: 'log in again with `kubectl oidc login`; report this to your issuer admin',
+          });
+        }
+        const next: TokenSet = { idToken: grant.idToken, expiresAt: v.expiresAt, issuedAt: v.issuedAt, ...(rotated.refreshToken ? { refreshToken: rotated.refreshToken } : {}) };
+        await this.save(next, generation);
         this.deps.log.info(`session ${this.short}: refreshed; ID token valid until ${new Date(next.expiresAt * 1000).toISOString()}`);
         return next;
       } finally {
@@ -145,10 +191,19 @@ export class Session {
     return this.refreshing;
   }
 
-  private async save(t: TokenSet): Promise<void> {
+  /** End the session (a refused or unusable refresh): the next request logs in. */
+  private async end(generation: number, why: string): Promise<void> {
+    if (generation !== this.generation) return;
+    this.deps.log.info(`session ${this.short}: ${why}; a new login is needed`);
+    this.tokens = undefined;
+    await this.store.delete(this.deps.key).catch((err: Error) => this.deps.log.warn(`session ${this.short}: ${err.message}`));
+  }
+
+  private async save(t: TokenSet, generation: number): Promise<void> {
+    if (generation !== this.generation) return; // logged out meanwhile: nothing goes back to disk
     this.tokens = t;
     try {
-      await this.deps.store.save(this.deps.key, t);
+      await this.store.save(this.deps.key, t);
     } catch (err) {
       // The token is good; only persistence failed. Keep serving it from memory and say so.
       this.deps.log.error(err, `session ${this.short}: cannot save tokens`);
@@ -175,17 +230,21 @@ export class Session {
       shown.push(m);
       for (const l of listeners) l(m);
     };
+    // The caller that starts the login decides how it looks: its browser, display, port, timeout.
+    const req: LoginRequest = { ui: ctx.ui, env: ctx.env };
+    const timeoutMs = this.deps.loginTimeoutMs(req);
+    const generation = this.generation;
     const promise = (async () => {
-      const release = await this.deps.lock(this.deps.loginTimeoutMs + 30_000);
+      const release = await this.deps.lock(timeoutMs + 30_000);
       try {
         // Someone else (another agent, an in-process fallback) may have logged in while we waited.
-        const stored = await this.deps.store.load(this.deps.key);
+        const stored = await this.store.load(this.deps.key);
         if (stored && isFresh(stored, this.nowSec()) && stored.idToken !== this.tokens?.idToken) {
           this.tokens = stored;
           return stored;
         }
-        const t = await this.deps.login(show, AbortSignal.any([this.closing.signal, AbortSignal.timeout(this.deps.loginTimeoutMs + 5_000)]));
-        await this.save(t);
+        const t = await this.deps.login(req, show, AbortSignal.any([this.closing.signal, AbortSignal.timeout(timeoutMs + 5_000)]));
+        await this.save(t, generation);
         this.cooldownUntil = 0;
         this.deps.log.info(`session ${this.short}: logged in; ID token valid until ${new Date(t.expiresAt * 1000).toISOString()}`);
         return t;
@@ -204,18 +263,39 @@ export class Session {
     return promise.finally(() => listeners.delete(ctx.notify));
   }
 
-  /** Stop: cancel a login in progress (its callback listener closes with it). */
+  /**
+   * Keep this session's tokens in `next` from now on (a caller with other cache settings): moved,
+   * not copied, since two copies of a rotating refresh token diverge.
+   */
+  async moveTo(next: TokenStore): Promise<void> {
+    const release = await this.deps.lock(30_000);
+    try {
+      const tokens = this.loaded ? this.tokens : await this.store.load(this.deps.key);
+      if (tokens) await next.save(this.deps.key, tokens);
+      await this.store.delete(this.deps.key).catch((err: Error) => this.deps.log.warn(`session ${this.short}: ${err.message}`));
+      this.store = next;
+      this.tokens = tokens;
+      this.loaded = true;
+    } finally {
+      await release();
+    }
+  }
+
+  /** Stop: cancel a login or refresh in progress (its callback listener closes with it). */
   close(): void {
     this.closing.abort(new OidcError('E_AGENT', 'the agent is stopping; run the command again'));
   }
 
-  /** Forget the session here and in the store (logout). */
+  /** Forget the session here and in its store (logout). Work in flight will not write it back. */
   async forget(): Promise<void> {
+    this.generation++;
+    this.tokens = undefined;
+    this.loaded = true;
+    this.refreshGivesNoIdToken = false;
+    this.cooldownUntil = 0;
     const release = await this.deps.lock(30_000);
     try {
-      this.tokens = undefined;
-      this.loaded = true;
-      await this.deps.store.delete(this.deps.key);
+      await this.store.delete(this.deps.key);
     } finally {
       await release();
     }

@@ -2,12 +2,12 @@ import { connect } from 'node:net';
 import { openSync, closeSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { OidcError } from '../errors.js';
-import { FrameReader, encodeFrame, parseFrame, type Frame, type Request } from '../protocol.js';
+import { FrameReader, NO_AGENT_ERRNOS, encodeFrame, parseFrame, type Frame, type Request } from '../protocol.js';
 
 /** Errors that mean "no agent here": start one. */
 export function isNoAgent(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ENOTSOCK' || code === 'ENOTDIR';
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' && NO_AGENT_ERRNOS.has(code);
 }
 
 /**
@@ -24,8 +24,8 @@ export function ask(socketPath: string, req: Request, onNotice: (m: string) => v
       settled = true;
       clearTimeout(timer);
       sock.destroy();
-      if (err) reject(err);
-      else resolve(frame!);
+      if (frame) resolve(frame);
+      else reject(err);
     };
     const timer = setTimeout(() => settle(new OidcError('E_AGENT', `the agent did not answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
     sock.setEncoding('utf8');
@@ -51,10 +51,10 @@ export function agentLogPath(stateDir: string): string {
 }
 
 /**
- * Start `kubectl-oidc agent` detached, its output appended to the log. Resolves `exited` if it dies
+ * Start `<self> agent --daemon` detached, its output appended to the log. Resolves `exited` if it dies
  * early (it could not start, or another agent won the race), so nobody waits for a socket in vain.
  */
-export async function spawnAgent(entry: string, stateDir: string, env: NodeJS.ProcessEnv): Promise<{ exited: Promise<number | null> }> {
+export async function spawnAgent(self: readonly string[], stateDir: string, env: NodeJS.ProcessEnv): Promise<{ exited: Promise<number | null> }> {
   // Loaded only here: node:child_process costs milliseconds on every warm get-token otherwise.
   const { spawn } = await import('node:child_process');
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -65,7 +65,8 @@ export async function spawnAgent(entry: string, stateDir: string, env: NodeJS.Pr
   } catch {}
   const fd = openSync(log, 'a', 0o600);
   try {
-    const child = spawn(process.execPath, [entry, 'agent', '--daemon'], {
+    const [file, ...args] = self;
+    const child = spawn(file!, [...args, 'agent', '--daemon'], {
       detached: true,
       stdio: ['ignore', fd, fd],
       env,

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
-import { OidcError } from '../errors.js';
-import { loadCustomCAs } from './ca.js';
+import { OidcError, findCause } from '../errors.js';
+import { pemBlocks } from './ca.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -15,12 +15,10 @@ export interface Http {
 }
 
 export interface HttpOptions {
-  /** PEM file paths from --certificate-authority. */
-  caFiles: readonly string[];
-  /** base64 PEM from --certificate-authority-data. */
-  caData: readonly string[];
-  /** The caller's proxy variables (HTTPS_PROXY, NO_PROXY, ...): the agent's own env may be stale. */
-  env?: Env;
+  /** The custom CA certificates (PEM), already read and checked (ca.ts). */
+  cas: readonly string[];
+  /** The caller's network settings (HTTPS_PROXY, NO_PROXY, ...): the agent's own env may be stale. */
+  network?: Env;
   timeoutMs?: number;
 }
 
@@ -29,19 +27,19 @@ function extraSystemCAs(env: Env): string[] {
   const file = env.NODE_EXTRA_CA_CERTS ?? process.env.NODE_EXTRA_CA_CERTS;
   if (!file) return [];
   try {
-    return readFileSync(file, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    return pemBlocks(readFileSync(file, 'utf8'));
   } catch {
     return [];
   }
 }
 
 export function createHttp(opts: HttpOptions): Http {
-  const custom = loadCustomCAs(opts.caFiles, opts.caData);
+  const custom = opts.cas;
   // The custom CA is added to the system roots, not instead of them (an issuer behind a public CA
   // and a proxy with a corporate CA both keep working).
-  const ca = custom.length === 0 ? undefined : [...rootCertificates, ...extraSystemCAs(opts.env ?? {}), ...custom];
+  const ca = custom.length === 0 ? undefined : [...rootCertificates, ...extraSystemCAs(opts.network ?? {}), ...custom];
   const tls = ca ? { ca } : {};
-  const env = opts.env ?? process.env;
+  const env = opts.network ?? process.env;
   const pick = (a: string, b: string) => env[a] || env[b] || undefined;
   const httpsProxy = pick('HTTPS_PROXY', 'https_proxy');
   const httpProxy = pick('HTTP_PROXY', 'http_proxy');
@@ -82,8 +80,8 @@ const TLS_CODES = new Set([
 /** Turn undici's "fetch failed" (the real reason is in the cause chain) into a coded, one-line error. */
 export function classifyFetchError(err: unknown, url: string): OidcError {
   const origin = safeOrigin(url);
-  let e: unknown = err;
-  for (let i = 0; i < 6 && e; i++) {
+  const unreachable = (why: string) => new OidcError('E_ISSUER_UNREACHABLE', `cannot reach ${origin}: ${why}`, { cause: err, hint: 'check the issuer URL, your network and proxy settings' });
+  const found = findCause(err, (e): OidcError | undefined => {
     const code = (e as { code?: unknown }).code;
     const name = (e as { name?: unknown }).name;
     if (typeof code === 'string' && TLS_CODES.has(code)) {
@@ -92,19 +90,28 @@ export function classifyFetchError(err: unknown, url: string): OidcError {
         hint: 'if the issuer uses a private CA, pass it with --certificate-authority=FILE or --certificate-authority-data=BASE64',
       });
     }
-    if (name === 'TimeoutError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') {
-      return new OidcError('E_ISSUER_UNREACHABLE', `cannot reach ${origin}: timed out`, { cause: err, hint: 'check the issuer URL, your network and proxy settings' });
-    }
+    if (name === 'TimeoutError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') return unreachable('timed out');
     if (name === 'AbortError') return new OidcError('E_ISSUER_UNREACHABLE', `request to ${origin} was cancelled`, { cause: err });
-    if (typeof code === 'string' && /^(E[A-Z]+|UND_ERR_\w+)$/.test(code)) {
-      return new OidcError('E_ISSUER_UNREACHABLE', `cannot reach ${origin}: ${code}`, { cause: err, hint: 'check the issuer URL, your network and proxy settings' });
-    }
-    e = (e as { cause?: unknown }).cause;
-  }
-  return new OidcError('E_ISSUER_UNREACHABLE', `cannot reach ${origin}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    if (typeof code === 'string' && /^(E[A-Z]+|UND_ERR_\w+)$/.test(code)) return unreachable(code);
+    return undefined;
+  });
+  return found ?? unreachable((err as Error)?.message ?? String(err));
 }
 
-function safeOrigin(url: string): string {
+/**
+ * The error for an issuer endpoint that answered with a non-2xx status: 5xx and 429 mean the
+ * issuer is there but failing for now (transient), anything else is an answer we cannot use.
+ */
+export function httpStatusError(status: number, what: string, url: string): OidcError {
+  if (status >= 500 || status === 429) {
+    return new OidcError('E_ISSUER_UNAVAILABLE', `${what} failed: HTTP ${status} from ${safeOrigin(url)}`, {
+      hint: 'the issuer is failing for now; the next try will succeed once it is back',
+    });
+  }
+  return new OidcError('E_ISSUER_RESPONSE', `${what} failed: HTTP ${status} from ${safeOrigin(url)}`, { hint: 'check --oidc-issuer-url and the issuer' });
+}
+
+export function safeOrigin(url: string): string {
   try {
     const u = new URL(url);
     return `${u.origin}${u.pathname}`;

@@ -1,6 +1,5 @@
-import { createRemoteJWKSet, customFetch, jwtVerify, type JWTVerifyGetKey, type JWTPayload } from 'jose';
-import { OidcError, isOidcError } from '../errors.js';
-import type { HttpFetch } from './http.js';
+import { jwtVerify, type JWTVerifyGetKey, type JWTPayload, type JWTVerifyOptions, type KeyObject } from 'jose';
+import { OidcError, oidcCause } from '../errors.js';
 
 /** Asymmetric algorithms only: never `none`, never HMAC (an HS256 token "signed" with the public key must fail). */
 export const ALLOWED_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
@@ -19,28 +18,22 @@ export interface VerifyOptions {
   now: Date;
 }
 
-/** The issuer's keys, fetched through the same CA and proxy as everything else. */
-export function remoteKeys(jwksUri: string, fetch: HttpFetch): JWTVerifyGetKey {
-  return createRemoteJWKSet(new URL(jwksUri), {
-    [customFetch]: (url, init) => fetch(url, init),
-    timeoutDuration: 10_000,
-    cooldownDuration: 30_000,
-  });
-}
-
 export async function verifyIdToken(idToken: string, keys: JWTVerifyGetKey, opts: VerifyOptions): Promise<VerifiedIdToken> {
+  const checks: JWTVerifyOptions = {
+    issuer: opts.issuer,
+    audience: opts.clientId,
+    algorithms: ALLOWED_ALGORITHMS,
+    requiredClaims: ['exp', 'sub'],
+    currentDate: opts.now,
+    clockTolerance: 5,
+  };
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(idToken, keys, {
-      issuer: opts.issuer,
-      audience: opts.clientId,
-      algorithms: ALLOWED_ALGORITHMS,
-      requiredClaims: ['exp', 'sub'],
-      currentDate: opts.now,
-      clockTolerance: 5,
-    }));
+    ({ payload } = await jwtVerify(idToken, keys, checks));
   } catch (err) {
-    throw idTokenError(err);
+    if ((err as { code?: unknown }).code !== 'ERR_JWKS_MULTIPLE_MATCHING_KEYS') throw idTokenError(err);
+    // A token without `kid` while the issuer publishes two keys of its type (rotation): try each.
+    payload = await verifyWithCandidates(idToken, err as AsyncIterable<KeyObject>, checks);
   }
   if (opts.nonce !== undefined && payload.nonce !== opts.nonce) {
     throw new OidcError('E_ID_TOKEN_INVALID', 'the ID token does not carry the nonce of this login (a replayed or foreign token)');
@@ -50,9 +43,23 @@ export async function verifyIdToken(idToken: string, keys: JWTVerifyGetKey, opts
   return { claims: payload as VerifiedIdToken['claims'], expiresAt, issuedAt };
 }
 
+async function verifyWithCandidates(idToken: string, candidates: AsyncIterable<KeyObject>, checks: JWTVerifyOptions): Promise<JWTPayload> {
+  let last: unknown;
+  for await (const key of candidates) {
+    try {
+      return (await jwtVerify(idToken, key, checks)).payload;
+    } catch (err) {
+      last = err;
+      if ((err as { code?: unknown }).code !== 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') break; // a claim failed: another key will not help
+    }
+  }
+  throw idTokenError(last);
+}
+
 function idTokenError(err: unknown): OidcError {
-  // A JWKS fetch failure surfaces here: keep its own (network/TLS) classification.
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) if (isOidcError(e)) return e;
+  // A key-set fetch failure surfaces here: keep its own classification (an outage is not an attack).
+  const inner = oidcCause(err);
+  if (inner) return inner;
   const code = (err as { code?: unknown }).code;
   const claim = (err as { claim?: unknown }).claim;
   const why = (() => {

@@ -36,7 +36,7 @@ function loadLib(): Promise<Keyring> {
 class KeyringFailure extends Error {
   constructor(
     readonly reason: string,
-    readonly flags: { hung?: boolean; missing?: boolean; tooLong?: boolean } = {},
+    readonly flags: { hung?: boolean; missing?: boolean; tooLong?: boolean; absent?: boolean } = {},
     cause?: unknown,
   ) {
     super(reason, cause === undefined ? undefined : { cause });
@@ -54,14 +54,14 @@ function classify(err: unknown, elapsedMs: number): KeyringFailure {
   // libdbus gives up after ~2 s without a reply; the service is hung just as if we had timed out.
   if (/did not receive a reply|NoReply|timed out/i.test(msg)) return f(noAnswer(elapsedMs), { hung: true });
   if (/DBUS_SESSION_BUS_ADDRESS|autolaunch/i.test(msg)) {
-    return f(process.env.DBUS_SESSION_BUS_ADDRESS ? 'cannot find the D-Bus session bus' : 'no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)');
+    return f(process.env.DBUS_SESSION_BUS_ADDRESS ? 'cannot find the D-Bus session bus' : 'no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)', { absent: true });
   }
-  if (/Failed to connect to socket|Address does not contain|Connection refused/i.test(msg)) return f('cannot connect to the D-Bus session bus');
-  if (/org\.freedesktop\.secrets was not provided|ServiceUnknown/i.test(msg)) return f('no Secret Service on the D-Bus session bus');
+  if (/Failed to connect to socket|Address does not contain|Connection refused|Could not parse server address/i.test(msg)) return f('cannot connect to the D-Bus session bus', { absent: true });
+  if (/org\.freedesktop\.secrets was not provided|ServiceUnknown/i.test(msg)) return f('no Secret Service on the D-Bus session bus', { absent: true });
   if (/prompt was dismissed|IsLocked|is locked/i.test(msg)) return f('the keyring is locked');
   if (/Object does not exist/i.test(msg)) return f('the item vanished', { missing: true });
   if (/too ?long|too ?big|too ?large/i.test(msg)) return f('the item is too large for this keyring', { tooLong: true });
-  if (/native binding|Cannot find module/i.test(msg)) return f('the keyring module does not load on this platform');
+  if (/native binding|Cannot find module/i.test(msg)) return f('the keyring module does not load on this platform', { absent: true });
   return f(msg.split('\n')[0]!.replace(/^(Platform failure|Couldn't access platform storage): /, ''));
 }
 
@@ -125,7 +125,13 @@ const HINT_HUNG = 'the Secret Service (gnome-keyring, KWallet, KeePassXC) is not
 const HINT = 'unlock or start your OS keyring, or use --token-cache-storage=file';
 
 function keyringError(what: string, f: KeyringFailure): OidcError {
-  return new OidcError('E_KEYRING', `cannot ${what} the OS keyring: ${f.reason}`, { cause: f.cause ?? f, hint: f.flags.hung ? HINT_HUNG : HINT });
+  const err = new OidcError('E_KEYRING', `cannot ${what} the OS keyring: ${f.reason}`, { cause: f.cause ?? f, hint: f.flags.hung ? HINT_HUNG : HINT });
+  return Object.assign(err, { absent: f.flags.absent === true });
+}
+
+/** No keyring exists here at all (no D-Bus, no Secret Service, no native module), as opposed to a locked or hung one. */
+export function isKeyringAbsent(err: unknown): boolean {
+  return (err as { absent?: unknown } | null)?.absent === true;
 }
 
 /** The stored form: the TokenSet as compact JSON (JSON.stringify drops an absent refresh token). */

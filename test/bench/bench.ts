@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createWorld, requireTools, ENTRY, type World } from '../e2e/world.js';
 import { writeKubeconfig } from '../rig/apiserver.js';
-import { parseTokenFlags } from '../../lib/options.js';
+import { parseTokenFlags } from '../../lib/config.js';
 import { PROTOCOL_VERSION, encodeFrame, type TokenRequest } from '../../lib/protocol.js';
 import { VERSION } from '../../lib/version.js';
 import type { LaunchJob, LaunchReport, LaunchResult } from './launcher.js';
@@ -689,8 +689,10 @@ async function benchAgent(): Promise<void> {
   for (const col of COLS) {
     await stopAgent();
     const pid = await startAgent(col);
-    const { options } = parseTokenFlags(world.tokenArgs, process.cwd(), envFor(col));
-    const req: TokenRequest = { op: 'token', v: PROTOCOL_VERSION, version: VERSION, options, apiVersion: 'client.authentication.k8s.io/v1', interactive: false, env: {} };
+    const parsed = parseTokenFlags(world.tokenArgs, process.cwd(), envFor(col));
+    if (parsed.help) throw new Error('unexpected --help');
+    const { provider, ui, cache, forceRefresh } = parsed.flags;
+    const req: TokenRequest = { op: 'token', v: PROTOCOL_VERSION, version: VERSION, provider, ui, cache, forceRefresh, apiVersion: 'client.authentication.k8s.io/v1', interactive: false, env: {} };
     const payload = encodeFrame(req);
     const startSt = procStatus(pid);
     await hammer(sockPath(), payload, N.agentWarmup, N.agentConcurrency); // loads the session, warms the JIT

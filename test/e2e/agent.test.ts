@@ -9,6 +9,8 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createWorld, requireTools, cacheFiles, agentLog, run, ENTRY, type World } from './world.js';
 import type { KubectlResult } from '../rig/apiserver.js';
+import { PROTOCOL_VERSION } from '../../lib/protocol.js';
+import { VERSION } from '../../lib/version.js';
 
 const skip = requireTools();
 
@@ -72,7 +74,8 @@ test('agent life cycle', { skip, timeout: 240_000 }, async (t) => {
   await t.test('garbage, oversized and half-sent frames do not crash or block the agent', async () => {
     const before = agentPid(w);
     assert.match(await raw(sockPath(w), 'hello there\n'), /"t":"error".*E_PROTOCOL/);
-    assert.match(await raw(sockPath(w), `${JSON.stringify({ op: 'token', v: 1, version: 'x', options: { issuerUrl: 5 } })}\n`), /E_PROTOCOL/);
+    assert.match(await raw(sockPath(w), `${JSON.stringify({ op: 'token', v: PROTOCOL_VERSION, version: VERSION, provider: { issuerUrl: 5 } })}\n`), /E_PROTOCOL/);
+    assert.match(await raw(sockPath(w), `${JSON.stringify({ op: 'token', v: 1, version: 'x', options: { issuerUrl: 5 } })}\n`), /E_VERSION_MISMATCH/);
     const big = raw(sockPath(w), 'x'.repeat(300 * 1024));
     const hung = raw(sockPath(w), '{"op":"tok', 1500); // never finished
     assertToken(await getToken()); // served while the others hang

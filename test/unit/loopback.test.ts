@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLoopback, parseListenAddress } from '../../lib/oidc/loopback.js';
+import { startLoopback, parseListenAddress } from '../../lib/login/loopback.js';
 import { isOidcError } from '../../lib/errors.js';
 import { createServer } from 'node:net';
 

@@ -1,9 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FrameReader, MAX_FRAME_BYTES, parseFrame, parseRequest, PROTOCOL_VERSION } from '../../lib/protocol.js';
+import { VERSION } from '../../lib/version.js';
 import { isOidcError } from '../../lib/errors.js';
 
-const options = { issuerUrl: 'https://i.example/dex', clientId: 'c', extraScopes: [], certificateAuthority: [], certificateAuthorityData: [], listenAddress: ['127.0.0.1:0'], skipOpenBrowser: false, authenticationTimeoutSec: 180, tokenCacheStorage: 'file', forceRefresh: false };
+const provider = { issuerUrl: 'https://i.example/dex', clientId: 'c', extraScopes: [], caFiles: [], caData: [] };
+const ui = { listenAddress: ['127.0.0.1:0'], skipOpenBrowser: false, authenticationTimeoutSec: 180 };
+const cache = { storage: 'file' };
+const v = { v: PROTOCOL_VERSION, version: VERSION };
 
 test('frames split across chunks and several per chunk', () => {
   const r = new FrameReader();
@@ -18,20 +22,26 @@ test('garbage and oversized frames are E_PROTOCOL', () => {
 });
 
 test('requests are validated; the env is cut to the allow-list', () => {
-  const req = parseRequest({ op: 'token', v: PROTOCOL_VERSION, version: '0', options, apiVersion: 'client.authentication.k8s.io/v1', interactive: true, env: { DISPLAY: ':0', AWS_SECRET_ACCESS_KEY: 'x', HTTPS_PROXY: 5 } });
+  const req = parseRequest({ op: 'token', ...v, provider, ui, cache, apiVersion: 'client.authentication.k8s.io/v1', interactive: true, env: { DISPLAY: ':0', AWS_SECRET_ACCESS_KEY: 'x', HTTPS_PROXY: 5 } });
   assert.equal(req.op, 'token');
   if (req.op !== 'token') return;
   assert.deepEqual(req.env, { DISPLAY: ':0' });
   assert.equal(req.interactive, true);
-  for (const bad of [null, [], { op: 'token' }, { op: 'nope', v: 1, version: 'x' }, { op: 'token', v: 1, version: 'x', options: { ...options, issuerUrl: 'http://plain' } }, { op: 'token', v: 1, version: 'x', options: { ...options, authenticationTimeoutSec: -1 } }]) {
+  for (const bad of [null, [], { op: 'token' }, { op: 'nope', ...v }, { op: 'token', ...v, provider: { ...provider, issuerUrl: 'http://plain' }, ui, cache }, { op: 'token', ...v, provider, ui: { ...ui, authenticationTimeoutSec: -1 }, cache }, { op: 'token', ...v, provider, ui, cache: { storage: 'file', dir: 'relative' } }]) {
     assert.throws(() => parseRequest(bad), (e) => isOidcError(e), JSON.stringify(bad));
   }
+});
+
+test('a client of another version gets E_VERSION_MISMATCH before its body is read, but may ask the agent to stop', () => {
+  assert.throws(() => parseRequest({ op: 'token', v: 1, version: '0.0.1', options: {} }), (e) => isOidcError(e, 'E_VERSION_MISMATCH'));
+  assert.equal(parseRequest({ op: 'stop', v: 1, version: '0.0.1' }).op, 'stop');
 });
 
 test('frames from the agent are validated', () => {
   assert.deepEqual(parseFrame({ t: 'token', token: 'x', expiresAt: 1 }), { t: 'token', token: 'x', expiresAt: 1 });
   assert.deepEqual(parseFrame({ t: 'error', code: 'E_AGENT', message: 'm', hint: 'h' }), { t: 'error', code: 'E_AGENT', message: 'm', hint: 'h' });
-  for (const bad of [{ t: 'token', token: '', expiresAt: 1 }, { t: 'token', token: 'x' }, { t: 'what' }, 'str']) {
+  assert.deepEqual(parseFrame({ t: 'pong', agent: { pid: 5, version: '1' } }), { t: 'pong', agent: { pid: 5, version: '1' } });
+  for (const bad of [{ t: 'token', token: '', expiresAt: 1 }, { t: 'token', token: 'x' }, { t: 'what' }, 'str', { t: 'ok' }, { t: 'pong' }, { t: 'status', agent: { pid: 1, version: 'x' }, sessions: [{}] }, { t: 'error', code: 'E_MADE_UP', message: 'm' }]) {
     assert.throws(() => parseFrame(bad), (e) => isOidcError(e, 'E_PROTOCOL'));
   }
 });

@@ -1,90 +1,134 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRegistry } from '../../lib/agent/registry.js';
+import { createRegistry, type CreateIssuer } from '../../lib/agent/registry.js';
 import { createMemoryStore } from '../../lib/store/file.js';
 import { silentLogger } from '../../lib/log.js';
-import type { Oidc } from '../../lib/oidc/client.js';
-import type { GetTokenOptions } from '../../lib/options.js';
+import type { IssuerClient } from '../../lib/oidc/issuer.js';
+import type { TokenFlags } from '../../lib/config.js';
 
-function setup() {
-  const counts = { stores: 0, oidcs: 0, logins: 0, presented: 0 };
+const jwt = (claims: Record<string, unknown>) => `h.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.s`;
+
+function setup(opts: { maxSessions?: number; idleMs?: number; now?: () => number } = {}) {
+  const counts = { stores: 0, issuers: 0, logins: 0, presented: 0 };
   const store = createMemoryStore();
+  const dir = mkdtempSync(join(tmpdir(), 'ko-reg-'));
+  const createIssuer: CreateIssuer = (provider) => {
+    counts.issuers++;
+    const issuer: IssuerClient = {
+      issuerUrl: provider.issuerUrl,
+      authorizationUrl: async () => 'https://issuer.example/auth?x',
+      requiresCallbackIss: async () => false,
+      exchangeCode: async () => assert.fail('no code exchange expected'),
+      refreshGrant: async () => assert.fail('no refresh expected'),
+      verify: async () => assert.fail('no verify expected'),
+      close: async () => {},
+    };
+    return issuer;
+  };
   const registry = createRegistry({
     log: silentLogger,
+    lockDir: dir,
+    ...(opts.maxSessions ? { maxSessions: opts.maxSessions } : {}),
+    ...(opts.idleMs ? { idleMs: opts.idleMs } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
     openStore: async () => {
       counts.stores++;
       await new Promise((r) => setTimeout(r, 20)); // a slow keyring probe widens the race
       return { store, notice: 'kubectl-oidc: keeping tokens somewhere' };
     },
-    createOidc: () => {
-      counts.oidcs++;
-      const oidc: Oidc = {
-            async loginAuthCode(opts) {
-          counts.logins++;
-          await opts.present('https://issuer.example/auth?x');
-          const now = Math.floor(Date.now() / 1000);
-          return { idToken: `id-${counts.logins}`, refreshToken: 'r', issuedAt: now, expiresAt: now + 3600 };
-        },
-        refresh: async () => assert.fail('no refresh expected'),
-        close: async () => {},
-      };
-      return oidc;
-    },
-    openBrowser: async () => {
-      counts.presented++;
+    createIssuer,
+    login: async (_issuer, req, io) => {
+      counts.logins++;
+      io.show(`open https://issuer.example/auth (${req.ui.browserCommand ?? 'default browser'})`);
+      await new Promise((r) => setTimeout(r, 5));
+      const now = Math.floor(Date.now() / 1000);
+      return { idToken: jwt({ sub: 'alice', n: counts.logins }), refreshToken: 'r', issuedAt: now, expiresAt: now + 3600 };
     },
   });
-  const options: GetTokenOptions = {
-    issuerUrl: 'https://issuer.example/dex', clientId: 'c', extraScopes: [], certificateAuthority: [], certificateAuthorityData: [],
-    listenAddress: ['127.0.0.1:0'], skipOpenBrowser: false, authenticationTimeoutSec: 30, tokenCacheStorage: 'auto', forceRefresh: false,
-    tokenCacheDir: mkdtempSync(join(tmpdir(), 'ko-reg-')),
+  const flags: TokenFlags = {
+    provider: { issuerUrl: 'https://issuer.example/dex', clientId: 'c', extraScopes: [], caFiles: [], caData: [] },
+    ui: { listenAddress: ['127.0.0.1:0'], skipOpenBrowser: false, authenticationTimeoutSec: 30 },
+    cache: { storage: 'file', dir },
+    forceRefresh: false,
   };
-  return { registry, counts, options };
+  return { registry, counts, flags, dir, store };
 }
 
-test('concurrent first requests share one session, one store, one login, one browser; the store notice is said once', async () => {
-  const { registry, counts, options } = setup();
-  const notices: string[] = [];
-  const tokens = await Promise.all(
-    Array.from({ length: 20 }, () => registry.getToken({ options, interactive: false, env: {}, notify: (m) => notices.push(m) })),
-  );
-  assert.equal(new Set(tokens.map((t) => t.idToken)).size, 1);
-  assert.deepEqual({ stores: counts.stores, oidcs: counts.oidcs, logins: counts.logins, presented: counts.presented }, { stores: 1, oidcs: 1, logins: 1, presented: 1 });
-  assert.equal(notices.filter((n) => n.includes('keeping tokens')).length, 1);
-  assert.equal(notices.filter((n) => n.includes('https://issuer.example/auth')).length, 20, 'every waiting caller sees the URL');
-  assert.equal(registry.status().length, 1);
-  assert.doesNotMatch(JSON.stringify(registry.status()), /id-1/, 'status carries no token');
+/** Put a fresh session in the store so that getToken needs no login. */
+async function seed(store: ReturnType<typeof createMemoryStore>, key: string, sub = 'alice') {
+  const now = Math.floor(Date.now() / 1000);
+  await store.save(key, { idToken: jwt({ sub, email: `${sub}@example.com`, groups: ['g'] }), refreshToken: 'r', issuedAt: now, expiresAt: now + 3600 });
+}
+
+test('a session is found by its identity, whatever the caller\'s proxy variables or UI settings', async () => {
+  const { registry, counts, flags, store } = setup();
+  const { sessionKey } = await import('../../lib/store/key.js');
+  const key = sessionKey({ issuerUrl: flags.provider.issuerUrl, clientId: 'c', scopes: ['openid', 'offline_access'], caDigest: '' });
+  await seed(store, key);
+  const call = (env: Record<string, string>, ui = flags.ui) => registry.getToken({ flags: { ...flags, ui }, interactive: false, env, notify: () => {} });
+  await Promise.all([call({}), call({ NO_PROXY: 'localhost' }), call({ HTTPS_PROXY: 'http://proxy:3128', no_proxy: '.corp' }), call({}, { ...flags.ui, browserCommand: 'firefox' })]);
+  assert.equal(registry.status().length, 1, 'one session');
+  assert.equal(registry.status()[0]!.key, key, 'keyed by the identity the store uses');
+  assert.equal(counts.issuers, 1);
+  assert.equal(counts.stores, 1);
+  assert.equal(registry.status()[0]!.email, 'alice@example.com');
+  assert.doesNotMatch(JSON.stringify(registry.status()), /h\.ey/, 'status carries no token');
+  // Logout names the same session with no environment at all.
+  const r = await registry.logout(flags.provider, { storage: 'none' });
+  assert.ok(r.cleared.includes('agent memory'));
+  assert.equal(registry.status().length, 0);
+  assert.equal(await store.load(key), undefined);
   await registry.close();
 });
 
-test('a different scope set is a different session', async () => {
-  const { registry, counts, options } = setup();
-  await registry.getToken({ options, interactive: true, env: {}, notify: () => {} });
-  await registry.getToken({ options: { ...options, extraScopes: ['email'] }, interactive: true, env: {}, notify: () => {} });
-  assert.equal(counts.logins, 2);
-  assert.equal(registry.status().length, 2);
-  await registry.close();
-});
-
-test('a CA file that changes in place is a different session (the fast path notices)', async () => {
+test('a different scope set is a different session; a CA file that changes in place too', async () => {
   const { createTestCA } = await import('../rig/ca.js');
-  const { copyFileSync } = await import('node:fs');
-  const { registry, counts, options } = setup();
-  const dir = options.tokenCacheDir!;
+  const { registry, flags, dir } = setup();
   const [a, b] = [await createTestCA(dir), await createTestCA(dir)];
   const caPath = join(dir, 'issuer-ca.pem');
   copyFileSync(a.caFile, caPath);
-  const withCa = { ...options, certificateAuthority: [caPath] };
-  const call = () => registry.getToken({ options: withCa, interactive: true, env: {}, notify: () => {} });
+  const provider = { ...flags.provider, caFiles: [caPath] };
+  const keys = new Set<string>();
+  const call = async (p = provider) => {
+    await registry.getToken({ flags: { ...flags, provider: p, ui: flags.ui }, interactive: false, env: {}, notify: () => {} });
+    for (const s of registry.status()) keys.add(s.key);
+  };
   await call();
   await call();
-  assert.equal(counts.logins, 1, 'same CA: same session');
+  assert.equal(keys.size, 1, 'same CA: same session');
   copyFileSync(b.caFile, caPath);
   await call();
-  assert.equal(counts.logins, 2, 'new CA: new session');
-  assert.equal(registry.status().length, 2);
+  assert.equal(keys.size, 2, 'new CA: new session');
+  await call({ ...provider, extraScopes: ['email'] });
+  assert.equal(keys.size, 3, 'other scopes: another session');
+  await registry.close();
+});
+
+test('the registry is capped, and sessions unused for the idle time are dropped', async () => {
+  let clock = Date.now();
+  const { registry, flags } = setup({ maxSessions: 5, idleMs: 60_000, now: () => clock });
+  for (let i = 0; i < 40; i++) {
+    await registry
+      .getToken({ flags: { ...flags, provider: { ...flags.provider, clientId: `c${i}` }, ui: flags.ui }, interactive: false, env: { NO_PROXY: `h${i}` }, notify: () => {} })
+      ;
+  }
+  assert.ok(registry.size.sessions <= 5, `at most 5 sessions in memory (${registry.size.sessions})`);
+  clock += 61_000;
+  await registry.getToken({ flags: { ...flags, ui: flags.ui }, interactive: false, env: {}, notify: () => {} }).catch(() => {});
+  assert.equal(registry.size.sessions, 1, 'the idle ones are gone');
+  await registry.close();
+});
+
+test('concurrent first requests share one session, one store, one login; the store notice is said once; every caller sees the URL', async () => {
+  const { registry, counts, flags } = setup();
+  const notices: string[] = [];
+  const tokens = await Promise.all(Array.from({ length: 20 }, () => registry.getToken({ flags, interactive: false, env: {}, notify: (m) => notices.push(m) })));
+  assert.equal(new Set(tokens.map((t) => t.idToken)).size, 1);
+  assert.deepEqual({ stores: counts.stores, issuers: counts.issuers, logins: counts.logins }, { stores: 1, issuers: 1, logins: 1 });
+  assert.equal(notices.filter((n) => n.includes('keeping tokens')).length, 1);
+  assert.equal(notices.filter((n) => n.includes('https://issuer.example/auth')).length, 20);
   await registry.close();
 });

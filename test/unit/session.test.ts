@@ -1,11 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Session, isFresh, refreshMargin, LOGIN_COOLDOWN_MS, type SessionDeps } from '../../lib/agent/session.js';
+import { Session, isFresh, refreshMargin, LOGIN_COOLDOWN_MS, type SessionDeps, type TokenContext } from '../../lib/agent/session.js';
+import type { UiConfig } from '../../lib/config.js';
+
+const ui: UiConfig = { listenAddress: ['127.0.0.1:0'], skipOpenBrowser: false, authenticationTimeoutSec: 30 };
 import { createMemoryStore } from '../../lib/store/file.js';
 import { OidcError, isOidcError } from '../../lib/errors.js';
 import { silentLogger } from '../../lib/log.js';
 import type { TokenSet } from '../../lib/store/types.js';
-import type { Oidc } from '../../lib/oidc/client.js';
+import type { RefreshIssuer } from '../../lib/agent/session.js';
+import type { GrantResponse } from '../../lib/oidc/issuer.js';
+
+/** A fake ID token: a JWT-shaped string whose payload the session can read (sub), verified by the fake issuer. */
+const fakeJwt = (claims: Record<string, unknown>) => `h.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.s`;
+export const idOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()).n as string;
 
 /** A fake issuer with Dex's rotation: each refresh token works once. */
 function rig(opts: { ttl?: number } = {}) {
@@ -13,30 +21,45 @@ function rig(opts: { ttl?: number } = {}) {
   const ttl = opts.ttl ?? 3600;
   let serial = 0;
   const valid = new Set<string>();
-  const counts = { refresh: 0, login: 0, reused: 0 };
-  const issue = (): TokenSet => {
+  const counts = { refresh: 0, login: 0, reused: 0, verify: 0 };
+  const knobs = { sub: 'alice', verifyFails: undefined as OidcError | undefined, omitIdToken: false };
+  const minted = new Map<string, { iat: number; exp: number; sub: string }>();
+  const mint = () => {
     serial++;
+    const iat = Math.floor(clock / 1000);
+    const idToken = fakeJwt({ n: `id-${serial}`, sub: knobs.sub, iss: 'https://issuer' });
+    minted.set(idToken, { iat, exp: iat + ttl, sub: knobs.sub });
+    return idToken;
+  };
+  const issue = (): TokenSet => {
+    const idToken = mint();
     const rt = `rt-${serial}`;
     valid.add(rt);
-    const iat = Math.floor(clock / 1000);
-    return { idToken: `id-${serial}`, refreshToken: rt, issuedAt: iat, expiresAt: iat + ttl };
+    const m = minted.get(idToken)!;
+    return { idToken, refreshToken: rt, issuedAt: m.iat, expiresAt: m.exp };
   };
-  const oidc: Oidc = {
-    loginAuthCode: async () => issue(),
-    async refresh(current) {
+  const oidc: RefreshIssuer = {
+    async refreshGrant(refreshToken): Promise<GrantResponse> {
       counts.refresh++;
       await new Promise((r) => setTimeout(r, 5));
-      if (!current.refreshToken || !valid.delete(current.refreshToken)) {
+      if (!valid.delete(refreshToken)) {
         counts.reused++;
         throw new OidcError('E_REFRESH_REJECTED', 'claimed twice');
       }
-      return issue();
+      const t = issue();
+      return knobs.omitIdToken ? { refreshToken: t.refreshToken! } : { idToken: t.idToken, refreshToken: t.refreshToken! };
     },
-    close: async () => {},
+    async verify(idToken) {
+      counts.verify++;
+      if (knobs.verifyFails) throw knobs.verifyFails;
+      const m = minted.get(idToken);
+      if (!m) throw new OidcError('E_ID_TOKEN_INVALID', 'unknown token');
+      return { claims: { sub: m.sub, iss: 'https://issuer' }, expiresAt: m.exp, issuedAt: m.iat };
+    },
   };
   const store = createMemoryStore();
   let held: Promise<void> = Promise.resolve();
-  let loginImpl: SessionDeps['login'] = async (show) => {
+  let loginImpl: SessionDeps['login'] = async (_req, show) => {
     counts.login++;
     show('open https://issuer/login');
     await new Promise((r) => setTimeout(r, 10));
@@ -45,8 +68,8 @@ function rig(opts: { ttl?: number } = {}) {
   const deps: SessionDeps = {
     key: 'k',
     store,
-    oidc,
-    login: (show, signal) => loginImpl(show, signal),
+    issuer: oidc,
+    login: (req, show, signal) => loginImpl(req, show, signal),
     lock: async () => {
       const prev = held;
       let release!: () => void;
@@ -56,13 +79,13 @@ function rig(opts: { ttl?: number } = {}) {
     },
     now: () => clock,
     log: silentLogger,
-    loginTimeoutMs: 1000,
+    loginTimeoutMs: () => 1000,
   };
   return {
-    deps, store, counts, valid,
+    deps, store, counts, valid, knobs, oidc,
     advance: (sec: number) => (clock += sec * 1000),
     setLogin: (f: SessionDeps['login']) => (loginImpl = f),
-    ctx: (interactive = true) => ({ interactive, forceRefresh: false, notify: () => {} }),
+    ctx: (interactive = true, more: Partial<TokenContext> = {}): TokenContext => ({ interactive, forceRefresh: false, notify: () => {}, ui, env: {}, ...more }),
   };
 }
 
@@ -77,7 +100,7 @@ test('no session: one login for many concurrent callers, all get the same token 
   const r = rig();
   const s = new Session(r.deps);
   const seen: string[] = [];
-  const results = await Promise.all(Array.from({ length: 20 }, () => s.getToken({ interactive: true, forceRefresh: false, notify: (m) => seen.push(m) })));
+  const results = await Promise.all(Array.from({ length: 20 }, () => s.getToken(r.ctx(true, { notify: (m) => seen.push(m) }))));
   assert.equal(r.counts.login, 1);
   assert.equal(new Set(results.map((t) => t.idToken)).size, 1);
   assert.equal(seen.length, 20, 'every waiting caller is shown the login URL');
@@ -127,14 +150,14 @@ test('a rejected refresh token ends the session and a new login follows', async 
   r.advance(4000);
   const t = await s.getToken(r.ctx());
   assert.equal(r.counts.login, 2);
-  assert.equal(t.idToken, 'id-2');
+  assert.equal(idOf(t.idToken), 'id-2');
 });
 
 test('refresh fails on the network but the token has not expired: it is still served', async () => {
   const r = rig();
   const s = new Session(r.deps);
   const t0 = await s.getToken(r.ctx());
-  r.deps.oidc.refresh = async () => {
+  r.oidc.refreshGrant = async () => {
     throw new OidcError('E_ISSUER_UNREACHABLE', 'down');
   };
   r.advance(3600 - 60);
@@ -146,7 +169,7 @@ test('refresh fails on the network but the token has not expired: it is still se
 test('after a failed login, non-interactive callers get "login required" fast, interactive ones may retry', async () => {
   const r = rig();
   let attempts = 0;
-  r.setLogin(async (show) => {
+  r.setLogin(async (_req, show) => {
     attempts++;
     show('open https://issuer/login');
     throw new OidcError('E_LOGIN_TIMEOUT', 'nobody logged in');
@@ -166,10 +189,11 @@ test('refresh without a new ID token keeps the rotated refresh token; a stale ID
   const r = rig();
   const s = new Session(r.deps);
   await s.getToken(r.ctx());
-  r.deps.oidc.refresh = async (cur) => ({ ...cur, refreshToken: 'rt-new' });
+  r.knobs.omitIdToken = true;
   r.advance(3600);
   const t = await s.getToken(r.ctx());
   assert.equal(r.counts.login, 2);
+  assert.equal(r.counts.refresh, 1);
   assert.notEqual(t.refreshToken, undefined);
 });
 
@@ -177,7 +201,7 @@ test('force refresh refreshes a fresh token', async () => {
   const r = rig();
   const s = new Session(r.deps);
   const t0 = await s.getToken(r.ctx());
-  const t1 = await s.getToken({ interactive: false, forceRefresh: true, notify: () => {} });
+  const t1 = await s.getToken(r.ctx(false, { forceRefresh: true }));
   assert.equal(r.counts.refresh, 1);
   assert.notEqual(t1.idToken, t0.idToken);
 });
@@ -202,4 +226,89 @@ test('a login that failed before any browser opened (issuer down) sets no cool-d
   const s = new Session(r.deps);
   for (let i = 0; i < 3; i++) await assert.rejects(s.getToken(r.ctx(false)), (e) => isOidcError(e, 'E_ISSUER_UNREACHABLE'));
   assert.equal(attempts, 3);
+});
+
+// ---- "One session, one identity" (issue 7) regressions -------------------------------------
+
+test('a key-set outage after a refresh grant keeps the rotated refresh token; the next try uses it, never the spent one', async () => {
+  const r = rig();
+  const s = new Session(r.deps);
+  await s.getToken(r.ctx());
+  r.advance(3600 + 10); // expired: nothing to fall back on
+  r.knobs.verifyFails = new OidcError('E_ISSUER_UNAVAILABLE', "the issuer's keys could not be fetched: HTTP 503");
+  await assert.rejects(s.getToken(r.ctx(false)), (e) => isOidcError(e, 'E_ISSUER_UNAVAILABLE'));
+  assert.equal(r.counts.refresh, 1);
+  assert.equal((await r.store.load('k'))?.refreshToken, 'rt-2', 'the rotated refresh token was saved before verification');
+  r.knobs.verifyFails = undefined;
+  const t = await s.getToken(r.ctx(false));
+  assert.equal(r.counts.reused, 0, 'the spent refresh token was never presented again');
+  assert.equal(r.counts.login, 1, 'no new login');
+  assert.equal(idOf(t.idToken), 'id-3');
+  // And in a new process (a new agent) reading only the store:
+  r.advance(3600 + 10);
+  r.knobs.verifyFails = new OidcError('E_ISSUER_UNREACHABLE', 'down');
+  await assert.rejects(new Session(r.deps).getToken(r.ctx(false)));
+  r.knobs.verifyFails = undefined;
+  await new Session(r.deps).getToken(r.ctx(false));
+  assert.equal(r.counts.reused, 0);
+  assert.equal(r.counts.login, 1);
+});
+
+test('a refreshed ID token for another subject is refused: not served, session ended, next interactive call logs in', async () => {
+  const r = rig();
+  const s = new Session(r.deps);
+  const t0 = await s.getToken(r.ctx());
+  r.advance(3600 - 60);
+  r.knobs.sub = 'mallory';
+  await assert.rejects(s.getToken(r.ctx(false)), (e) => isOidcError(e, 'E_ID_TOKEN_INVALID') && /another user/.test((e as Error).message));
+  assert.equal(s.peek(), undefined, 'the session holds nothing');
+  assert.equal(await r.store.load('k'), undefined, 'nothing of it is stored');
+  r.knobs.sub = 'alice';
+  const t1 = await s.getToken(r.ctx(true));
+  assert.equal(r.counts.login, 2);
+  assert.notEqual(t1.idToken, t0.idToken);
+});
+
+test('an issuer whose refresh never carries an ID token: one refresh grant, then logins only', async () => {
+  const r = rig();
+  const s = new Session(r.deps);
+  await s.getToken(r.ctx());
+  r.knobs.omitIdToken = true;
+  for (let i = 0; i < 3; i++) {
+    r.advance(3600 + 10);
+    await s.getToken(r.ctx());
+  }
+  assert.equal(r.counts.refresh, 1, 'after the first answer without an ID token, no refresh grant is spent in vain');
+  assert.equal(r.counts.login, 4);
+});
+
+test('each login uses the UI settings and environment of the caller that starts it; joiners share it', async () => {
+  const r = rig();
+  const seen: { browser: string | undefined; display: string | undefined }[] = [];
+  r.setLogin(async (req, show) => {
+    seen.push({ browser: req.ui.browserCommand, display: req.env.DISPLAY });
+    show('open https://issuer/login');
+    await new Promise((res) => setTimeout(res, 20));
+    if (seen.length === 1) throw new OidcError('E_LOGIN_FAILED', 'denied');
+    return { idToken: fakeJwt({ n: 'x', sub: 'alice' }), issuedAt: 0, expiresAt: Math.floor(Date.UTC(2026, 10, 28, 13) / 1000) };
+  });
+  const s = new Session(r.deps);
+  const first = s.getToken(r.ctx(true, { ui: { ...ui, browserCommand: 'browser-a' }, env: { DISPLAY: ':1' } }));
+  const joiner = s.getToken(r.ctx(true, { ui: { ...ui, browserCommand: 'browser-joiner' }, env: { DISPLAY: ':9' } }));
+  await assert.rejects(first);
+  await assert.rejects(joiner);
+  await s.getToken(r.ctx(true, { ui: { ...ui, browserCommand: 'browser-b' }, env: { DISPLAY: ':2' } }));
+  assert.deepEqual(seen, [{ browser: 'browser-a', display: ':1' }, { browser: 'browser-b', display: ':2' }]);
+});
+
+test('logout during a refresh: the refresh does not write the session back', async () => {
+  const r = rig();
+  const s = new Session(r.deps);
+  await s.getToken(r.ctx());
+  r.advance(3600 - 60);
+  const refreshing = s.refresh({});
+  await s.forget();
+  await refreshing.catch(() => {});
+  assert.equal(await r.store.load('k'), undefined);
+  assert.equal(s.peek(), undefined);
 });

@@ -29,9 +29,9 @@ test('the get-token path imports no heavy module', () => {
   };
   visit(join(root, 'cmd/kubectl-oidc.ts'));
   const nonNode = [...external].filter((s) => !s.startsWith('node:'));
-  assert.deepEqual(nonNode, ['env-paths'], `unexpected modules on the get-token path: ${nonNode.join(', ')}`);
-  const heavyDirs = [...seen].map((f) => f.slice(root.length + 1)).filter((f) => /^lib\/(agent|oidc|store)\/|^lib\/main\.ts$/.test(f));
-  assert.deepEqual(heavyDirs, [], 'get-token must not load lib/agent, lib/oidc, lib/store or lib/main');
+  assert.deepEqual(nonNode, [], `only node:* modules on the get-token path, found: ${nonNode.join(', ')}`);
+  const heavyDirs = [...seen].map((f) => f.slice(root.length + 1)).filter((f) => /^lib\/(agent|oidc|store|login)\/|^lib\/main\.ts$/.test(f));
+  assert.deepEqual(heavyDirs, [], 'get-token must not load lib/agent, lib/oidc, lib/store, lib/login or lib/main');
   assert.ok(seen.size > 3, 'the walk found the client modules');
 });
 
@@ -53,4 +53,27 @@ test('the agent bundle leaves the HTTP/OIDC stack to dist/oidc.cjs, loaded lazil
   assert.match(main, /\(\) => require\("\.\/oidc\.cjs"\)\)/);
   for (const marker of ['undici', 'openid-client', 'oauth4webapi']) assert.ok(!main.includes(marker), `dist/main.cjs contains ${marker}`);
   assert.ok(readdirSync(join(root, 'dist')).includes('oidc.cjs'));
+});
+
+/** Data goes one way: commands use the client and the agent, never the other way round. */
+test('lib/agent, lib/client, lib/oidc, lib/login and lib/store never import lib/commands or lib/main', () => {
+  const offenders: string[] = [];
+  for (const dir of ['agent', 'client', 'oidc', 'login', 'store']) {
+    for (const f of readdirSync(join(root, 'lib', dir))) {
+      if (!f.endsWith('.ts')) continue;
+      const src = readFileSync(join(root, 'lib', dir, f), 'utf8');
+      for (const m of src.matchAll(/^\s*import\s(?!type\s)[^'"]*?from\s+['"]([^'"]+)['"]/gm)) {
+        if (/\/(commands\/|main\.js)/.test(m[1]!)) offenders.push(`lib/${dir}/${f} -> ${m[1]}`);
+      }
+    }
+  }
+  assert.deepEqual(offenders, []);
+});
+
+test('one request handler: the socket server and the in-process fallback both call handleRequest, and nobody else switches on ops', () => {
+  const server = readFileSync(join(root, 'lib/agent/server.ts'), 'utf8');
+  const main = readFileSync(join(root, 'lib/main.ts'), 'utf8');
+  assert.match(server, /handleRequest\(/);
+  assert.match(main, /handleRequest\(/);
+  for (const [name, src] of [['server', server], ['main', main]] as const) assert.doesNotMatch(src, /case 'token'|case 'ping'|switch \(req\.op\)|req\.op ===/, `${name} has its own op switch`);
 });

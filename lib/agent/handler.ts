@@ -1,0 +1,46 @@
+import { OidcError } from '../errors.js';
+import { PROTOCOL_VERSION, type AgentInfo, type Reply, type ReplyFor, type Request } from '../protocol.js';
+import { VERSION } from '../version.js';
+import type { Registry } from './registry.js';
+
+export interface HandlerContext {
+  registry: Registry;
+  /** The agent answering, or undefined in-process: then there is no agent to ping, stop or describe. */
+  agent?: { info: AgentInfo; stop(reason: string): void };
+}
+
+/**
+ * The one request handler, used by the agent's socket server and by get-token's in-process fallback.
+ * Every reply is produced by the work it reports; a request this process cannot serve is an error.
+ */
+export async function handleRequest<R extends Request>(req: R, notify: (message: string) => void, ctx: HandlerContext): Promise<ReplyFor<R>>;
+export async function handleRequest(req: Request, notify: (message: string) => void, ctx: HandlerContext): Promise<Reply> {
+  if (req.v !== PROTOCOL_VERSION || req.version !== VERSION) {
+    if (req.op === 'stop' && ctx.agent) {
+      // A client of another version asks this agent to leave so that it can start its own.
+      ctx.agent.stop(`stop requested by a client of version ${req.version}`);
+      return { t: 'stopping' };
+    }
+    throw new OidcError('E_VERSION_MISMATCH', `the running agent is version ${VERSION}, this client ${req.version}`);
+  }
+  switch (req.op) {
+    case 'token': {
+      const t = await ctx.registry.getToken({ flags: req, interactive: req.interactive, env: req.env, notify });
+      return { t: 'token', token: t.idToken, expiresAt: t.expiresAt };
+    }
+    case 'logout':
+      return { t: 'logged-out', ...(await ctx.registry.logout(req.provider, req.cache)) };
+    case 'status':
+      return { t: 'status', agent: requireAgent(ctx).info, sessions: ctx.registry.status() };
+    case 'ping':
+      return { t: 'pong', agent: requireAgent(ctx).info };
+    case 'stop':
+      requireAgent(ctx).stop('stop requested');
+      return { t: 'stopping' };
+  }
+}
+
+function requireAgent(ctx: HandlerContext): NonNullable<HandlerContext['agent']> {
+  if (!ctx.agent) throw new OidcError('E_AGENT', 'no agent is running (this request was handled without one)', { hint: 'run `kubectl oidc agent start` to see why' });
+  return ctx.agent;
+}

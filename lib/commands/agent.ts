@@ -1,0 +1,104 @@
+import { OidcError } from '../errors.js';
+import { parseFlags } from '../cli.js';
+import { createLogger } from '../log.js';
+import { socketPath, stateDir } from '../paths.js';
+import { envelope, frameToError } from '../protocol.js';
+import { createRegistry } from '../agent/registry.js';
+import { startAgent, probeSocket } from '../agent/server.js';
+import { agentLogPath, ask } from '../client/agent-client.js';
+import { ensureAgent } from '../client/transport.js';
+import type { Io } from './io.js';
+
+const HELP = `Usage: kubectl oidc agent [start|stop|status] [--idle-timeout=DURATION] [--debug]
+
+The per-user token agent. get-token starts it on demand; you rarely need these.
+  agent           run in the foreground (logs on stderr)
+  agent start     start it in the background if it is not running
+  agent stop      ask the running agent to exit
+  agent status    show the running agent and its sessions (never the tokens)
+  --idle-timeout  exit after this long without requests, e.g. 30m, 2h, 0 for never (default 1h)
+
+Examples:
+  kubectl oidc agent status
+  kubectl oidc agent --idle-timeout=0     # run in the foreground until stopped
+`;
+
+const FLAGS = {
+  'idle-timeout': { type: 'string' },
+  daemon: { type: 'boolean' },
+  debug: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export function parseDuration(s: string): number {
+  const m = /^(\d+)(ms|s|m|h)?$/.exec(s.trim());
+  if (!m) throw new OidcError('E_USAGE', `--idle-timeout ${JSON.stringify(s)} is not a duration`, { hint: 'for example 30m, 2h or 0' });
+  const unit = m[2] === 'ms' || m[2] === 'm' || m[2] === 'h' ? m[2] : 's';
+  return Number(m[1]) * { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[unit];
+}
+
+export async function agentCommand(io: Io): Promise<number> {
+  const { values, positionals } = parseFlags(io.argv, FLAGS, 'run `kubectl oidc agent --help`', true);
+  if (values.help) {
+    io.stdout(HELP);
+    return 0;
+  }
+  const sock = socketPath(io.env);
+  const sub = positionals[0] ?? 'run';
+  const debug = values.debug === true || io.env.KUBECTL_OIDC_DEBUG === '1';
+  switch (sub) {
+    case 'run':
+      return runAgent(sock, parseDuration(values['idle-timeout'] ?? io.env.KUBECTL_OIDC_AGENT_IDLE_TIMEOUT ?? '1h'), debug);
+    case 'start': {
+      const { agent, started } = await ensureAgent(io);
+      io.stderr(`kubectl-oidc: ${started ? 'agent started' : 'the agent is already running'} (pid ${agent.pid}, ${sock})\n`);
+      return 0;
+    }
+    case 'stop': {
+      if ((await probeSocket(sock)) !== 'alive') {
+        io.stderr('kubectl-oidc: no agent is running\n');
+        return 0;
+      }
+      const f = await ask(sock, { ...envelope(), op: 'stop' }, () => {}, 5_000);
+      if (f.t === 'error') throw frameToError(f);
+      io.stderr('kubectl-oidc: agent stopped\n');
+      return 0;
+    }
+    case 'status': {
+      if ((await probeSocket(sock)) !== 'alive') {
+        io.stdout(`agent: not running (socket ${sock})\n`);
+        return 0;
+      }
+      const f = await ask(sock, { ...envelope(), op: 'status' }, () => {}, 5_000);
+      if (f.t === 'error') throw frameToError(f);
+      if (f.t !== 'status') throw new OidcError('E_PROTOCOL', `unexpected answer (${f.t}) to a status request`);
+      const lines = [`agent: running, pid ${f.agent.pid}, version ${f.agent.version}, socket ${sock}`, `log: ${agentLogPath(stateDir(io.env))}`];
+      for (const s of f.sessions) {
+        const exp = s.expiresAt ? `ID token until ${new Date(s.expiresAt * 1000).toISOString()}` : 'no token';
+        lines.push(`session ${s.key.slice(0, 12)}: ${s.issuerUrl} client ${s.clientId}, ${exp}, ${s.hasRefreshToken ? 'refreshable' : 'no refresh token'}, storage ${s.storage}`);
+      }
+      io.stdout(`${lines.join('\n')}\n`);
+      return 0;
+    }
+    default:
+      throw new OidcError('E_USAGE', `unknown agent command ${JSON.stringify(sub)}`, { hint: 'run `kubectl oidc agent --help`' });
+  }
+}
+
+async function runAgent(sock: string, idleTimeoutMs: number, debug: boolean): Promise<number> {
+  // Started by a client, stderr is the agent log file; in the foreground it is the terminal.
+  const log = createLogger((l) => process.stderr.write(l), { debug, timestamps: true });
+  const registry = createRegistry({ log, background: true, idleMs: idleTimeoutMs > 0 ? idleTimeoutMs : 24 * 3_600_000 });
+  const result = await startAgent({ socketPath: sock, registry, log, idleTimeoutMs });
+  if (!result.started) {
+    log.info(`not starting: ${result.reason}`);
+    await registry.close();
+    return 0;
+  }
+  const { agent } = result;
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(sig, () => void agent.stop(sig));
+  await agent.closed;
+  // Everything is closed; do not let a stray handle (a native keyring call) keep a stopped agent alive.
+  setTimeout(() => process.exit(0), 1_000).unref();
+  return 0;
+}

@@ -1,0 +1,218 @@
+import * as oc from 'openid-client';
+import { OidcError, oidcCause } from '../errors.js';
+import { printable as clean } from '../log.js';
+import type { ProviderConfig } from '../config.js';
+import { scopesFor } from '../config.js';
+import { createHttp, httpStatusError, type Env, type Http } from './http.js';
+import { createKeyCache, type KeyCache } from './keys.js';
+import { verifyIdToken, type VerifiedIdToken } from './verify.js';
+
+/**
+ * The OIDC protocol against one issuer and client: discovery, the authorization URL, the code
+ * exchange, the refresh grant and ID-token verification. No browser, no listener, no text for
+ * people beyond error messages: that is lib/login. Loaded lazily (dist/oidc.cjs) with openid-client,
+ * jose and undici.
+ */
+
+/** What every issuer request carries: the caller's network settings (proxies) and a signal that bounds it. */
+export interface Call {
+  network: Env;
+  signal: AbortSignal;
+}
+
+/** A token endpoint's answer, before verification: the refresh token in it must be kept whatever happens next. */
+export interface GrantResponse {
+  idToken?: string;
+  refreshToken?: string;
+}
+
+export interface AuthorizationParams {
+  redirectUri: string;
+  state: string;
+  nonce: string;
+  codeChallenge: string;
+}
+
+export interface IssuerClient {
+  readonly issuerUrl: string;
+  authorizationUrl(p: AuthorizationParams, call: Call): Promise<string>;
+  /** True when discovery says the callback carries `iss` (RFC 9207), so it must be checked. */
+  requiresCallbackIss(call: Call): Promise<boolean>;
+  /** The code grant; its answer is verified by the caller with `verify` (the nonce is the login's). */
+  exchangeCode(p: { code: string; redirectUri: string; codeVerifier: string }, call: Call): Promise<GrantResponse>;
+  /** Spends `refreshToken`. A 4xx answer is E_REFRESH_REJECTED, whatever its body (some issuers send none). */
+  refreshGrant(refreshToken: string, call: Call): Promise<GrantResponse>;
+  verify(idToken: string, opts: { nonce?: string }, call: Call): Promise<VerifiedIdToken>;
+  close(): Promise<void>;
+}
+
+export interface IssuerDeps {
+  /** The custom CA certificates (PEM), read once when the session's identity was computed. */
+  cas: readonly string[];
+  now(): number;
+  createHttp?: typeof createHttp;
+}
+
+/** HTTP clients per network setting, for a session used from shells with different proxy variables. Few, and capped. */
+const MAX_HTTP_CLIENTS = 4;
+const REQUEST_TIMEOUT_MS = 30_000;
+
+export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): IssuerClient {
+  const https = new Map<string, Http>();
+  const makeHttp = deps.createHttp ?? createHttp;
+  const httpFor = (network: Env): Http => {
+    const id = JSON.stringify(Object.entries(network).filter(([k]) => /proxy/i.test(k)).sort());
+    let h = https.get(id);
+    if (h) {
+      https.delete(id); // most recently used last
+    } else {
+      h = makeHttp({ cas: deps.cas, network, timeoutMs: REQUEST_TIMEOUT_MS });
+      while (https.size >= MAX_HTTP_CLIENTS) {
+        const [oldId, old] = https.entries().next().value!;
+        https.delete(oldId);
+        void old.close().catch(() => {});
+      }
+    }
+    https.set(id, h);
+    return h;
+  };
+  /** openid-client takes one fetch per Configuration; this one carries the call's network and signal. */
+  const fetchFor = (call: Call): oc.CustomFetch => {
+    const http = httpFor(call.network);
+    return (url, init) => http.fetch(url, { ...init, signal: init.signal ? AbortSignal.any([init.signal, call.signal]) : call.signal });
+  };
+  const clientMetadata = provider.clientSecret ? { client_secret: provider.clientSecret } : undefined;
+  const clientAuth = () => (provider.clientSecret ? undefined : oc.None());
+
+  let discovered: Promise<{ meta: oc.ServerMetadata; keys: KeyCache }> | undefined;
+  const discover = (call: Call) => {
+    discovered ??= (async () => {
+      let config: oc.Configuration;
+      try {
+        config = await oc.discovery(new URL(provider.issuerUrl), provider.clientId, clientMetadata, clientAuth(), {
+          [oc.customFetch]: fetchFor(call),
+          timeout: REQUEST_TIMEOUT_MS / 1000,
+        });
+      } catch (err) {
+        throw issuerError(err, `discovery at ${provider.issuerUrl}`);
+      }
+      const meta = config.serverMetadata();
+      if (!meta.jwks_uri) throw new OidcError('E_ISSUER_RESPONSE', `the issuer's discovery document has no jwks_uri`);
+      for (const [name, value] of Object.entries({ authorization_endpoint: meta.authorization_endpoint, token_endpoint: meta.token_endpoint, jwks_uri: meta.jwks_uri })) {
+        if (value !== undefined && !value.startsWith('https://')) {
+          throw new OidcError('E_ISSUER_RESPONSE', `the issuer's ${name} is not https (${value}); refusing to send credentials there`, { hint: 'fix the issuer configuration' });
+        }
+      }
+      return { meta, keys: createKeyCache(meta.jwks_uri, { now: deps.now }) };
+    })();
+    // A failed discovery is retried on the next call, not remembered.
+    discovered.catch(() => (discovered = undefined));
+    return discovered;
+  };
+  /** A configuration for one call: the discovered metadata with this call's fetch. */
+  const configFor = async (call: Call) => {
+    const { meta, keys } = await discover(call);
+    const config = new oc.Configuration(meta, provider.clientId, clientMetadata, clientAuth());
+    config[oc.customFetch] = fetchFor(call);
+    config.timeout = REQUEST_TIMEOUT_MS / 1000;
+    return { config, meta, keys };
+  };
+  const grant = (r: oc.TokenEndpointResponse): GrantResponse => ({
+    ...(r.id_token ? { idToken: r.id_token } : {}),
+    ...(r.refresh_token ? { refreshToken: r.refresh_token } : {}),
+  });
+
+  return {
+    issuerUrl: provider.issuerUrl,
+    async authorizationUrl(p, call) {
+      const { config } = await configFor(call);
+      return oc.buildAuthorizationUrl(config, {
+        redirect_uri: p.redirectUri,
+        scope: scopesFor(provider).join(' '),
+        state: p.state,
+        nonce: p.nonce,
+        code_challenge: p.codeChallenge,
+        code_challenge_method: 'S256',
+      }).href;
+    },
+
+    async requiresCallbackIss(call) {
+      const { meta } = await discover(call);
+      return meta.authorization_response_iss_parameter_supported === true;
+    },
+
+    async exchangeCode(p, call) {
+      const { config } = await configFor(call);
+      try {
+        // genericGrantRequest sends redirect_uri exactly as registered (authorizationCodeGrant would
+        // normalise http://localhost:8000 to http://localhost:8000/, which Dex then rejects).
+        return grant(await oc.genericGrantRequest(config, 'authorization_code', { code: p.code, redirect_uri: p.redirectUri, code_verifier: p.codeVerifier }));
+      } catch (err) {
+        throw issuerError(err, 'the code exchange');
+      }
+    },
+
+    async refreshGrant(refreshToken, call) {
+      const { config } = await configFor(call);
+      call.signal.throwIfAborted();
+      try {
+        return grant(await oc.refreshTokenGrant(config, refreshToken));
+      } catch (err) {
+        const status = statusOf(err);
+        if (status !== undefined && status >= 400 && status < 500) {
+          const oauth = (err as { error?: unknown }).error;
+          const why = typeof oauth === 'string' ? clean(oauth) : `HTTP ${status}`;
+          throw new OidcError('E_REFRESH_REJECTED', `the issuer refused the refresh token (${why}): it was revoked, expired or already used`, { cause: err });
+        }
+        throw issuerError(err, 'refresh');
+      }
+    },
+
+    async verify(idToken, opts, call) {
+      const { keys } = await discover(call);
+      const http = httpFor(call.network);
+      return verifyIdToken(idToken, keys.resolver(http, call.signal), {
+        issuer: provider.issuerUrl,
+        clientId: provider.clientId,
+        ...(opts.nonce !== undefined ? { nonce: opts.nonce } : {}),
+        now: new Date(deps.now()),
+      });
+    },
+
+    async close() {
+      const all = [...https.values()];
+      https.clear();
+      await Promise.all(all.map((h) => h.close().catch(() => {})));
+    },
+  };
+}
+
+/** The HTTP status behind an openid-client error: its own field, its response, or a Response as its cause. */
+function statusOf(err: unknown): number | undefined {
+  const e = err as { status?: unknown; response?: { status?: unknown }; cause?: unknown };
+  if (typeof e?.status === 'number') return e.status;
+  if (typeof e?.response?.status === 'number') return e.response.status;
+  const cause = e?.cause as { status?: unknown } | undefined;
+  if (cause instanceof Response || (typeof cause?.status === 'number' && typeof (cause as { headers?: unknown }).headers === 'object')) return cause.status as number;
+  return undefined;
+}
+
+function issuerError(err: unknown, what: string): OidcError {
+  const inner = oidcCause(err);
+  if (inner) return inner;
+  const oauthError = (err as { error?: unknown }).error;
+  if (typeof oauthError === 'string') {
+    const desc = (err as { error_description?: unknown }).error_description;
+    return new OidcError('E_ISSUER_RESPONSE', `the issuer answered ${what} with ${clean(oauthError)}${typeof desc === 'string' ? `: ${clean(desc)}` : ''}`, { cause: err });
+  }
+  const status = statusOf(err);
+  if (status !== undefined && (status >= 500 || status === 429)) {
+    const e = httpStatusError(status, what, String((err as { response?: { url?: unknown } }).response?.url ?? ''));
+    return new OidcError(e.code, `the issuer failed ${what}: HTTP ${status}`, { cause: err, ...(e.hint ? { hint: e.hint } : {}) });
+  }
+  const detail = status !== undefined ? `HTTP ${status}` : clean((err as Error)?.message ?? String(err));
+  return new OidcError('E_ISSUER_RESPONSE', `the issuer's answer to ${what} is not usable: ${detail}`, {
+    cause: err,
+    hint: 'check --oidc-issuer-url: it must be the issuer URL exactly as the issuer reports it',
+  });
+}
