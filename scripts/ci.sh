@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(chromium gnome-keyring dbus dbus-daemon dbus-bin)
+debs=(chromium gnome-keyring dbus dbus-daemon dbus-bin tinyproxy)
 missing=()
 for p in "${debs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,27 +1,33 @@
 // A scripted "person at a browser", used as the product's --browser-command:
 //
-//   node build/test/rig/browser.js [--log FILE] [--mode login|deny|ignore] [--login NAME]
-//                                  [--spki HASH[,HASH]] [--insecure] [--timeout SECONDS] URL
+//   node build/test/rig/browser.js [--log FILE] [--mode login|deny|ignore|oob] [--login NAME]
+//                                  [--oob-code-file FILE] [--spki HASH[,HASH]] [--insecure]
+//                                  [--timeout SECONDS] URL
 //
 // login:  open URL in headless Chromium, sign in on oidc-provider's dev login form, confirm any
 //         consent or device-confirmation page, stop once the loopback callback page has loaded
 //         (or the device flow's success page is shown).
 // deny:   press "[ Cancel ]" / "[ Abort ]" instead, so the callback receives error=access_denied.
 // ignore: only record the launch (someone who never logs in).
+// oob:    sign in like login, for redirect_uri urn:ietf:wg:oauth:2.0:oob: the issuer then shows the
+//         code on a page (#rig-oob-code), which is written to --oob-code-file (atomically, no
+//         newline), for the test to type into the product's prompt.
 //
 // Every launch appends one JSON line to --log (time, mode, target without its query), so tests can
 // count browser launches. Nothing is ever written to stdout; failures print one line on stderr.
-import { appendFileSync, chmodSync, realpathSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type BrowserMode = 'login' | 'deny' | 'ignore';
+export type BrowserMode = 'login' | 'deny' | 'ignore' | 'oob';
 
 export interface BrowserOptions {
   log?: string;
   mode?: BrowserMode;
   login?: string;
+  /** Mode oob: where to write the code shown by the issuer. */
+  oobCodeFile?: string;
   /** SPKI hash(es) from spkiHash()/issuer.spki: Chromium accepts those certificates. */
   spki?: string | string[];
   /** Ignore all certificate errors instead (less realistic than --spki). */
@@ -58,6 +64,7 @@ export function browserCommand(opts: BrowserOptions = {}): string[] {
   if (opts.log) argv.push('--log', opts.log);
   if (opts.mode) argv.push('--mode', opts.mode);
   if (opts.login) argv.push('--login', opts.login);
+  if (opts.oobCodeFile) argv.push('--oob-code-file', opts.oobCodeFile);
   const spki = typeof opts.spki === 'string' ? [opts.spki] : (opts.spki ?? []);
   if (spki.length) argv.push('--spki', spki.join(','));
   if (opts.insecure) argv.push('--insecure');
@@ -91,7 +98,7 @@ export async function readBrowserLog(file: string): Promise<BrowserLaunch[]> {
 class UsageError extends Error {}
 
 function parseArgs(argv: string[]) {
-  const opts = { log: '', mode: 'login' as BrowserMode, login: 'alice', spki: '', insecure: false, timeout: 60 };
+  const opts = { log: '', mode: 'login' as BrowserMode, login: 'alice', oobCodeFile: '', spki: '', insecure: false, timeout: 60 };
   const url = argv.at(-1);
   if (!url || url.startsWith('--')) throw new UsageError('missing URL (it must be the last argument)');
   const rest = argv.slice(0, -1);
@@ -105,18 +112,20 @@ function parseArgs(argv: string[]) {
     switch (flag) {
       case '--log': opts.log = value(); break;
       case '--login': opts.login = value(); break;
+      case '--oob-code-file': opts.oobCodeFile = value(); break;
       case '--spki': opts.spki = value(); break;
       case '--insecure': opts.insecure = true; break;
       case '--timeout': opts.timeout = Number(value()); break;
       case '--mode': {
         const m = value();
-        if (m !== 'login' && m !== 'deny' && m !== 'ignore') throw new UsageError(`unknown mode ${m}`);
+        if (m !== 'login' && m !== 'deny' && m !== 'ignore' && m !== 'oob') throw new UsageError(`unknown mode ${m}`);
         opts.mode = m;
         break;
       }
       default: throw new UsageError(`unknown argument ${flag}`);
     }
   }
+  if (opts.mode === 'oob' && !opts.oobCodeFile) throw new UsageError('--mode oob needs --oob-code-file');
   return { ...opts, url };
 }
 
@@ -153,6 +162,8 @@ const DETECT = `(() => {
   const q = (s) => document.querySelector(s);
   const err = q('#rig-error');
   if (err) return 'error:' + err.textContent;
+  if (q('#rig-oob-code')) return 'oob-code:' + q('#rig-oob-code').textContent;
+  if (q('#rig-oob-error')) return 'oob-error:' + q('#rig-oob-error').textContent;
   if (q('#rig-device-success')) return 'device-success';
   if (q('#rig-device-confirm')) return 'device-confirm';
   if (q('#rig-device-error')) return 'device-error:' + q('#rig-device-error').textContent;
@@ -205,7 +216,8 @@ async function drive(opts: ReturnType<typeof parseArgs>): Promise<void> {
     const acted = new Set<string>();
     const deny = opts.mode === 'deny';
     let deviceDone = false;
-    while (!reachedCallback && !deviceDone) {
+    let oobDone = false;
+    while (!reachedCallback && !deviceDone && !oobDone) {
       if (navigationError) throw new Error(`navigation failed: ${navigationError}`);
       const state = String(await page.evaluate(DETECT).catch(() => 'navigating'));
       if (state.startsWith('error:')) throw new Error(`issuer error page: ${state.slice('error:'.length)}`);
@@ -216,6 +228,18 @@ async function drive(opts: ReturnType<typeof parseArgs>): Promise<void> {
       }
       if (state === 'device-input') throw new Error('device flow asks for the user code: open verification_uri_complete');
       if (state === 'device-success') deviceDone = true;
+      if (state.startsWith('oob-error:')) {
+        if (deny && state.includes('access_denied')) break;
+        throw new Error(`out-of-band login: ${state.slice('oob-error:'.length)}`);
+      }
+      if (state.startsWith('oob-code:')) {
+        if (!opts.oobCodeFile) throw new Error('the issuer shows an out-of-band code: use --mode oob --oob-code-file FILE');
+        // Atomic, so a test polling for the file never reads half a code.
+        const tmp = `${opts.oobCodeFile}.${process.pid}.tmp`;
+        writeFileSync(tmp, state.slice('oob-code:'.length), { mode: 0o600 });
+        renameSync(tmp, opts.oobCodeFile);
+        oobDone = true;
+      }
 
       // Act once per page (login and consent share a URL, hence the state in the key).
       const key = `${page.url()} ${state}`;

@@ -1,6 +1,6 @@
 // Proves the rig on its own, without the product: a real browser login (auth code + PKCE)
 // against the test issuer, tokens checked by the real kubectl against the test API server.
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -10,11 +10,23 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import type { JSONWebKeySet } from 'jose';
+import { Agent, ProxyAgent, fetch as undiciFetch } from 'undici';
 import { createTestCA, spkiHash } from './ca.js';
 import type { TestCA } from './ca.js';
-import { closedPortUrl, startGarbageIssuer, startIssuer } from './issuer.js';
-import type { TestIssuer } from './issuer.js';
+import {
+  CLIENT_SECRET,
+  OOB_REDIRECT_URI,
+  PASSWORD_FOR_TESTS,
+  PUBLIC_CLIENT_ID,
+  SECRET_CLIENT_ID,
+  closedPortUrl,
+  startGarbageIssuer,
+  startIssuer,
+} from './issuer.js';
+import type { FaultEndpoint, TestIssuer } from './issuer.js';
+import { startProxy } from './proxy.js';
 import { runKubectl, startApiServer, writeKubeconfig } from './apiserver.js';
 import type { TestApiServer } from './apiserver.js';
 import { browserCommand, readBrowserLog } from './browser.js';
@@ -53,6 +65,13 @@ after(async () => {
   await issuer?.close();
   await agent?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+// A failed fault test must not leave its fault on for the next test.
+afterEach(() => {
+  for (const endpoint of ['discovery', 'jwks', 'token', 'revocation', 'device'] as FaultEndpoint[]) {
+    issuer?.setFault(endpoint, undefined);
+  }
 });
 
 /** A one-shot loopback redirect target, like the product's. */
@@ -346,4 +365,309 @@ test('unusable issuers: garbage discovery documents and a closed port', async ()
   }
   const closed = await closedPortUrl();
   await assert.rejects(undiciFetch(`${closed}/.well-known/openid-configuration`, { dispatcher: agent }), /fetch failed/);
+});
+
+// ---- fault and variation knobs, driven with plain HTTP so every status and byte is visible ----
+
+interface Answer {
+  status: number;
+  type: string | null;
+  text: string;
+}
+
+async function call(path: string, init: { form?: Record<string, string>; basic?: [string, string] } = {}): Promise<Answer> {
+  const headers: Record<string, string> = {};
+  if (init.form) headers['content-type'] = 'application/x-www-form-urlencoded';
+  if (init.basic) headers.authorization = `Basic ${Buffer.from(init.basic.join(':')).toString('base64')}`;
+  const res = await undiciFetch(`${issuer.url}${path}`, {
+    method: init.form ? 'POST' : 'GET',
+    headers,
+    body: init.form ? new URLSearchParams(init.form).toString() : undefined,
+    dispatcher: agent,
+  });
+  return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
+}
+
+const json = (a: Answer) => JSON.parse(a.text) as Record<string, string>;
+
+async function passwordGrant(opts: { username?: string; password?: string; scope?: string; secret?: boolean } = {}) {
+  const form: Record<string, string> = {
+    grant_type: 'password',
+    username: opts.username ?? 'alice',
+    password: opts.password ?? PASSWORD_FOR_TESTS,
+    scope: opts.scope ?? SCOPE,
+  };
+  if (!opts.secret) form.client_id = PUBLIC_CLIENT_ID;
+  return call('/token', { form, ...(opts.secret ? { basic: [SECRET_CLIENT_ID, CLIENT_SECRET] } : {}) });
+}
+
+async function freshRefreshToken(): Promise<string> {
+  const res = await passwordGrant();
+  assert.equal(res.status, 200, res.text);
+  return json(res).refresh_token!;
+}
+
+const refresh = (token: string) =>
+  call('/token', { form: { grant_type: 'refresh_token', refresh_token: token, client_id: PUBLIC_CLIENT_ID } });
+
+/** Verifies like a relying party: signature against the JWKS the issuer serves now, iss, aud, exp. */
+async function verifyIdToken(token: string) {
+  const jwks = createLocalJWKSet(json(await call('/keys')) as unknown as JSONWebKeySet);
+  const { payload } = await jwtVerify(token, jwks, { issuer: issuer.url, audience: PUBLIC_CLIENT_ID });
+  return payload;
+}
+
+test('password grant: any login with PASSWORD_FOR_TESTS, both clients; a wrong password is invalid_grant', async () => {
+  issuer.resetStats();
+  const ok = await passwordGrant();
+  assert.equal(ok.status, 200, ok.text);
+  const tokens = json(ok);
+  const claims = await verifyIdToken(tokens.id_token!);
+  assert.equal(claims.sub, 'alice');
+  assert.equal(claims.email, 'alice@example.com');
+  assert.deepEqual(claims.groups, ['developers', 'kubectl-oidc:users']);
+  assert.ok(tokens.refresh_token && tokens.access_token);
+
+  const again = await refresh(tokens.refresh_token!);
+  assert.equal(again.status, 200, again.text);
+  assert.equal((await verifyIdToken(json(again).id_token!)).sub, 'alice');
+
+  const secret = await passwordGrant({ username: 'carol@corp.test', secret: true });
+  assert.equal(secret.status, 200, secret.text);
+  assert.equal(JSON.parse(Buffer.from(json(secret).id_token!.split('.')[1]!, 'base64url').toString()).aud, SECRET_CLIENT_ID);
+
+  const online = await passwordGrant({ scope: 'openid email' });
+  assert.equal(online.status, 200);
+  assert.equal(json(online).refresh_token, undefined, 'no offline_access, no refresh token');
+
+  const wrong = await passwordGrant({ password: 'password' });
+  assert.equal(wrong.status, 400);
+  assert.equal(json(wrong).error, 'invalid_grant');
+  assert.equal(issuer.stats.tokenRequests.password, 4);
+  assert.equal(issuer.stats.tokenRequests.refresh_token, 1);
+});
+
+test('setFault: status, garbage, truncated and delayed answers from discovery, jwks and device; times', async () => {
+  issuer.resetStats();
+  const discovery = '/.well-known/openid-configuration';
+  issuer.setFault('discovery', { status: 503, times: 1 });
+  const unavailable = await call(discovery);
+  assert.deepEqual(unavailable, { status: 503, type: null, text: '' });
+  const real = await call(discovery);
+  assert.equal(real.status, 200);
+  assert.equal(json(real).issuer, issuer.url, 'times: 1 faults one request only');
+
+  issuer.setFault('discovery', { body: 'garbage' });
+  for (let i = 0; i < 2; i++) assert.deepEqual(await call(discovery), { status: 200, type: 'application/json', text: 'garbage' });
+  issuer.setFault('discovery', undefined);
+  assert.equal((await call(discovery)).status, 200);
+
+  issuer.setFault('jwks', { truncate: true, times: 1 });
+  const cut = await call('/keys');
+  const whole = await call('/keys');
+  assert.equal(cut.status, 200);
+  assert.match(cut.type ?? '', /application\/json/);
+  assert.equal(cut.text, whole.text.slice(0, Math.floor(whole.text.length / 2)));
+  assert.throws(() => JSON.parse(cut.text));
+
+  issuer.setFault('discovery', { delayMs: 400, times: 1 });
+  const started = Date.now();
+  const slow = await call(discovery);
+  assert.ok(Date.now() - started >= 400, 'delayed');
+  assert.equal(json(slow).issuer, issuer.url, 'delayMs alone gives the real answer');
+
+  issuer.setFault('device', { status: 500, body: '{"error":"server_error"}', times: 1 });
+  const deviceForm = { form: { client_id: PUBLIC_CLIENT_ID, scope: SCOPE } };
+  const failed = await call('/device/code', deviceForm);
+  assert.equal(failed.status, 500);
+  assert.equal(json(failed).error, 'server_error');
+  const device = await call('/device/code', deviceForm);
+  assert.equal(device.status, 200);
+  assert.ok(json(device).device_code);
+
+  assert.deepEqual(issuer.stats.faulted, { discovery: 4, jwks: 1, token: 0, revocation: 0, device: 1 });
+  assert.equal(issuer.stats.discovery, 6, 'faulted requests count too');
+  assert.equal(issuer.stats.jwks, 2);
+});
+
+test('setFault token: a fault before the grant leaves the refresh token unspent; afterGrant and truncate spend it', async () => {
+  issuer.resetStats();
+  const token = await freshRefreshToken();
+
+  issuer.setFault('token', { status: 503, times: 1 });
+  assert.deepEqual(await refresh(token), { status: 503, type: null, text: '' });
+  const rotated = await refresh(token);
+  assert.equal(rotated.status, 200, 'the issuer never saw the faulted request');
+  const next = json(rotated).refresh_token!;
+
+  issuer.setFault('token', { status: 502, body: '<html>Bad Gateway</html>', contentType: 'text/html', afterGrant: true, times: 1 });
+  const lost = await refresh(next);
+  assert.equal(lost.status, 502);
+  assert.equal(lost.text, '<html>Bad Gateway</html>');
+  assert.match(lost.type ?? '', /^text\/html/);
+  const spent = await refresh(next);
+  assert.equal(spent.status, 400, 'the lost answer carried the only valid refresh token');
+  assert.equal(json(spent).error, 'invalid_grant');
+
+  const another = await freshRefreshToken();
+  issuer.setFault('token', { truncate: true, times: 1 });
+  const cut = await refresh(another);
+  assert.equal(cut.status, 200);
+  assert.throws(() => JSON.parse(cut.text));
+  assert.match(cut.text, /^\{"access_token":/);
+  assert.equal((await refresh(another)).status, 400, 'a truncated answer was a real refresh');
+
+  assert.equal(issuer.stats.faulted.token, 3);
+  assert.equal(issuer.stats.tokenRequests.refresh_token, 6);
+  assert.equal(issuer.stats.refreshFailures, 2);
+});
+
+test('setRefreshRefusalStyle: a refused refresh answers as oauth JSON, empty 400, empty 401 or an HTML 400', async () => {
+  const token = await freshRefreshToken();
+  assert.equal((await refresh(token)).status, 200);
+  issuer.resetStats();
+  const expected = {
+    oauth: (a: Answer) => assert.equal(a.status === 400 && json(a).error, 'invalid_grant'),
+    'empty-400': (a: Answer) => assert.deepEqual(a, { status: 400, type: null, text: '' }),
+    'empty-401': (a: Answer) => assert.deepEqual(a, { status: 401, type: null, text: '' }),
+    'html-400': (a: Answer) => {
+      assert.equal(a.status, 400);
+      assert.match(a.type ?? '', /^text\/html/);
+      assert.match(a.text, /<h1>400 Bad Request<\/h1>/);
+    },
+  };
+  try {
+    for (const [style, check] of Object.entries(expected)) {
+      issuer.setRefreshRefusalStyle(style as keyof typeof expected);
+      check(await refresh(token));
+    }
+    // Only refusals change: a good refresh token still works, a refused password stays oauth.
+    const good = await refresh(await freshRefreshToken());
+    assert.equal(good.status, 200);
+    assert.equal(json(await passwordGrant({ password: 'nope' })).error, 'invalid_grant');
+  } finally {
+    issuer.setRefreshRefusalStyle('oauth');
+  }
+  assert.equal(issuer.stats.refreshFailures, 4);
+});
+
+test('setRefreshSubject: refresh answers carry a valid ID token for another sub; logins keep the real one', async () => {
+  const token = await freshRefreshToken();
+  issuer.setRefreshSubject('mallory');
+  try {
+    const res = await refresh(token);
+    assert.equal(res.status, 200);
+    const claims = await verifyIdToken(json(res).id_token!);
+    assert.equal(claims.sub, 'mallory');
+    assert.equal(claims.email, 'alice@example.com');
+    assert.ok(claims.exp! > Date.now() / 1000);
+    assert.equal((await verifyIdToken(json(await passwordGrant()).id_token!)).sub, 'alice');
+    issuer.setRefreshSubject(undefined);
+    const back = await refresh(json(res).refresh_token!);
+    assert.equal((await verifyIdToken(json(back).id_token!)).sub, 'alice');
+  } finally {
+    issuer.setRefreshSubject(undefined);
+  }
+});
+
+test('stats.revocations: hint, client and authentication of each request; a faulted one revokes nothing', async () => {
+  const publicToken = await freshRefreshToken();
+  const secretToken = json(await passwordGrant({ secret: true })).refresh_token!;
+  const kept = await freshRefreshToken();
+  issuer.resetStats();
+
+  const revoked = await call('/token/revocation', {
+    form: { token: publicToken, token_type_hint: 'refresh_token', client_id: PUBLIC_CLIENT_ID },
+  });
+  assert.equal(revoked.status, 200);
+  assert.equal(revoked.text, '');
+  assert.equal(json(await refresh(publicToken)).error, 'invalid_grant', 'really revoked');
+
+  const bySecret = await call('/token/revocation', { form: { token: secretToken }, basic: [SECRET_CLIENT_ID, CLIENT_SECRET] });
+  assert.equal(bySecret.status, 200);
+
+  issuer.setFault('revocation', { status: 401, body: '{"error":"invalid_client"}', times: 1 });
+  const refused = await call('/token/revocation', { form: { token: kept, client_id: PUBLIC_CLIENT_ID } });
+  assert.equal(refused.status, 401);
+  assert.equal((await refresh(kept)).status, 200, 'the faulted revocation never reached the issuer');
+
+  assert.deepEqual(issuer.stats.revocations, [
+    { tokenTypeHint: 'refresh_token', clientId: PUBLIC_CLIENT_ID, authenticated: false, status: 200 },
+    { clientId: SECRET_CLIENT_ID, authenticated: true, status: 200 },
+    { clientId: PUBLIC_CLIENT_ID, authenticated: false, status: 401 },
+  ]);
+  assert.equal(issuer.stats.faulted.revocation, 1);
+});
+
+test('out-of-band code: the issuer shows the code, browser.js --mode oob writes it, the token endpoint takes it', async () => {
+  const { url, verifier } = await authorizationUrl(OOB_REDIRECT_URI);
+  const codeFile = join(dir, 'oob-code');
+  const browser = await runBrowser(url.href, { mode: 'oob', oobCodeFile: codeFile });
+  assert.equal(browser.code, 0, browser.stderr);
+  assert.equal(browser.stdout, '');
+  const code = await readFile(codeFile, 'utf8');
+  assert.match(code, /^[\w-]{20,}$/);
+  const exchange = (redirect_uri: string) =>
+    call('/token', {
+      form: { grant_type: 'authorization_code', code, redirect_uri, code_verifier: verifier, client_id: PUBLIC_CLIENT_ID },
+    });
+  const mismatch = await exchange('http://127.0.0.1:8000');
+  assert.equal(json(mismatch).error, 'invalid_grant');
+  const res = await exchange(OOB_REDIRECT_URI);
+  assert.equal(res.status, 200, res.text);
+  assert.equal((await verifyIdToken(json(res).id_token!)).email, 'alice@example.com');
+  assert.ok(json(res).refresh_token);
+  assert.equal((await readBrowserLog(browserLog)).at(-1)!.mode, 'oob');
+});
+
+test('rotateSigningKey: new kid signs new ID tokens, /keys serves it (and the old one with keepOld); mintIdToken key and kid', async () => {
+  const kids = async () => (json(await call('/keys')) as unknown as JSONWebKeySet).keys.map((k) => k.kid);
+  const [kid0] = await kids();
+  await assert.rejects(issuer.mintIdToken({}, { key: 'old' }), /no 'old' key/);
+
+  const kid1 = issuer.rotateSigningKey({ keepOld: true });
+  assert.deepEqual(await kids(), [kid1, kid0]);
+  const fresh = json(await passwordGrant()).id_token!;
+  assert.equal(decodeProtectedHeader(fresh).kid, kid1);
+  await verifyIdToken(fresh);
+  await verifyIdToken(await issuer.mintIdToken({}, { key: 'old' }));
+  const who = await whoami(fresh);
+  assert.equal(who.code, 0, who.stderr);
+
+  const kid2 = issuer.rotateSigningKey();
+  assert.deepEqual(await kids(), [kid2]);
+  const refreshed = json(await refresh(await freshRefreshToken())).id_token!;
+  assert.equal(decodeProtectedHeader(refreshed).kid, kid2);
+  await verifyIdToken(refreshed);
+  const rotated = await whoami(refreshed);
+  assert.equal(rotated.code, 0, `the API server fetches the rig's /keys for a new kid: ${rotated.stderr}`);
+  await assert.rejects(verifyIdToken(await issuer.mintIdToken({}, { key: 'old' })), { code: 'ERR_JWKS_NO_MATCHING_KEY' });
+  await assert.rejects(verifyIdToken(await issuer.mintIdToken({}, { key: 'foreign' })), { code: 'ERR_JWKS_NO_MATCHING_KEY' });
+  await assert.rejects(verifyIdToken(await issuer.mintIdToken({}, { key: 'foreign', kid: kid2 })), {
+    code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+  });
+  const noKid = await issuer.mintIdToken({}, { kid: false });
+  assert.equal(decodeProtectedHeader(noKid).kid, undefined);
+  await verifyIdToken(noKid);
+  const foreign = await whoami(await issuer.mintIdToken({}, { key: 'foreign' }));
+  assert.equal(foreign.code, 1, 'a key that /keys never served');
+});
+
+test('startProxy: tinyproxy tunnels HTTPS to the issuer and logs each CONNECT', async (t) => {
+  const proxy = await startProxy();
+  if ('skip' in proxy) return t.skip(proxy.skip);
+  const via = new ProxyAgent({ uri: proxy.url, requestTls: { ca: ca.caPem } });
+  try {
+    assert.deepEqual(proxy.connects, []);
+    const res = await undiciFetch(`${issuer.url}/.well-known/openid-configuration`, { dispatcher: via });
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as { issuer: string }).issuer, issuer.url);
+    assert.deepEqual(proxy.connects, [`127.0.0.1:${issuer.port}`]);
+  } finally {
+    await via.close();
+    await proxy.close();
+  }
+  const gone = new ProxyAgent({ uri: proxy.url, requestTls: { ca: ca.caPem } });
+  await assert.rejects(undiciFetch(`${issuer.url}/keys`, { dispatcher: gone }), /fetch failed/);
+  await gone.close();
 });
