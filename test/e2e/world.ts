@@ -9,7 +9,8 @@ import { startApiServer, writeKubeconfig, runKubectl, type TestApiServer, type K
 import { writeBrowserWrapper, readBrowserLog, type BrowserMode } from '../rig/browser.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-export const ENTRY = join(ROOT, 'dist/kubectl-oidc.cjs');
+/** The plugin under test; KUBECTL_OIDC_TEST_ENTRY runs the same tests against another build (an older one, to show a test fails there). */
+export const ENTRY = process.env.KUBECTL_OIDC_TEST_ENTRY ?? join(ROOT, 'dist/kubectl-oidc.cjs');
 
 /** Fail (in CI) or say why not (locally) when a real part is missing. */
 export function requireTools(): string | undefined {
