@@ -1,4 +1,6 @@
-import { isAbsolute, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
 import { OidcError } from './errors.js';
 import { parseFlags } from './cli.js';
 
@@ -22,14 +24,40 @@ export interface ProviderConfig {
   caFiles: string[];
   /** base64 PEM. */
   caData: string[];
+  /** Ask for `offline_access` (Dex issues refresh tokens only then); off for issuers that refuse the scope. */
+  offlineAccess: boolean;
+  /** kubelogin's --insecure-skip-tls-verify: part of the identity, since it changes whom we trust. */
+  insecureSkipTlsVerify: boolean;
 }
 
+export type GrantType = 'auto' | 'authcode' | 'authcode-keyboard' | 'device-code' | 'password';
+const GRANT_TYPES: readonly GrantType[] = ['auto', 'authcode', 'authcode-keyboard', 'device-code', 'password'];
+export type PkceMethod = 'auto' | 'no' | 'S256';
+const PKCE_METHODS: readonly PkceMethod[] = ['auto', 'no', 'S256'];
+export const OOB_REDIRECT = 'urn:ietf:wg:oauth:2.0:oob';
+
 export interface UiConfig {
+  grantType: GrantType;
   listenAddress: string[];
   redirectUrl?: string;
+  /** Host of the default redirect URL (kubelogin's --oidc-redirect-url-hostname; default localhost). */
+  redirectHostname?: string;
   skipOpenBrowser: boolean;
   browserCommand?: string;
   authenticationTimeoutSec: number;
+  pkceMethod: PkceMethod;
+  /** Extra query parameters for the authorization request. */
+  authRequestExtraParams: Record<string, string>;
+  /** Serve the login callback over HTTPS with this certificate and key (absolute paths). */
+  localServerCert?: string;
+  localServerKey?: string;
+  /** Send the browser here after a successful login. */
+  openUrlAfterAuthentication?: string;
+  /** Redirect URL of the keyboard flow (default urn:ietf:wg:oauth:2.0:oob). */
+  keyboardRedirectUrl: string;
+  /** Password grant: the user; the password comes from KUBECTL_OIDC_PASSWORD, --password or a /dev/tty prompt. */
+  username?: string;
+  password?: string;
 }
 
 export interface CacheConfig {
@@ -43,6 +71,10 @@ export interface TokenFlags {
   ui: UiConfig;
   cache: CacheConfig;
   forceRefresh: boolean;
+  /** kubelogin's --oidc-use-access-token: the ExecCredential carries the access token instead of the ID token. */
+  useAccessToken: boolean;
+  /** One-line notices about flags (accepted but without effect here, or risky); the agent says each once. */
+  notices: string[];
 }
 
 export const DEFAULT_LISTEN = ['127.0.0.1:8000', '127.0.0.1:18000'];
@@ -52,14 +84,32 @@ export const TOKEN_FLAGS = {
   'oidc-issuer-url': { type: 'string' },
   'oidc-client-id': { type: 'string' },
   'oidc-client-secret': { type: 'string' },
+  'oidc-client-secret-file': { type: 'string' },
   'oidc-extra-scope': { type: 'string', multiple: true },
+  'oidc-use-access-token': { type: 'boolean' },
+  'no-offline-access': { type: 'boolean' },
+  'oidc-pkce-method': { type: 'string' },
+  'oidc-use-pkce': { type: 'boolean' },
+  'oidc-auth-request-extra-params': { type: 'string', multiple: true },
   'certificate-authority': { type: 'string', multiple: true },
   'certificate-authority-data': { type: 'string', multiple: true },
+  'insecure-skip-tls-verify': { type: 'boolean' },
+  'tls-renegotiation-once': { type: 'boolean' },
+  'tls-renegotiation-freely': { type: 'boolean' },
+  'grant-type': { type: 'string' },
   'listen-address': { type: 'string', multiple: true },
+  'listen-port': { type: 'string', multiple: true },
   'oidc-redirect-url': { type: 'string' },
+  'oidc-redirect-url-hostname': { type: 'string' },
+  'oidc-redirect-url-authcode-keyboard': { type: 'string' },
   'skip-open-browser': { type: 'boolean' },
   'browser-command': { type: 'string' },
   'authentication-timeout-sec': { type: 'string' },
+  'local-server-cert': { type: 'string' },
+  'local-server-key': { type: 'string' },
+  'open-url-after-authentication': { type: 'string' },
+  username: { type: 'string' },
+  password: { type: 'string' },
   'token-cache-dir': { type: 'string' },
   'token-cache-storage': { type: 'string' },
   'force-refresh': { type: 'boolean' },
@@ -67,12 +117,25 @@ export const TOKEN_FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** kubelogin's (klog's) global logging flags: accepted so a kubelogin kubeconfig works, and ignored. */
+const KLOG_VALUE_FLAGS = new Set(['log_backtrace_at', 'log_dir', 'log_file', 'log_file_max_size', 'stderrthreshold', 'vmodule']);
+const KLOG_BOOL_FLAGS = new Set(['add_dir_header', 'alsologtostderr', 'logtostderr', 'one_output', 'skip_headers', 'skip_log_headers']);
+/** pflag string slices: a comma-separated value is several values. */
+const COMMA_LISTS = new Set(['oidc-extra-scope', 'listen-address', 'oidc-auth-request-extra-params']);
+
 export const TOKEN_FLAGS_HELP = `Flags (the same names as kubelogin's):
   --oidc-issuer-url=URL            issuer URL, exactly as the issuer reports it (required)
   --oidc-client-id=ID              OAuth client ID (required)
-  --oidc-client-secret=SECRET      client secret, for confidential clients only (visible to ps)
-  --oidc-extra-scope=SCOPE         extra scope to request, e.g. email or groups; repeatable
+  --oidc-client-secret-file=FILE   client secret of a confidential client, read from FILE
+                                   (or KUBECTL_OIDC_CLIENT_SECRET; --oidc-client-secret=S works but ps shows it)
+  --oidc-extra-scope=SCOPE         extra scope to request, e.g. email or groups; repeatable, or a,b
                                    ("openid" and "offline_access" are always requested)
+  --no-offline-access              do not request offline_access (issuers that refuse it, e.g. Google)
+  --grant-type=TYPE                auto (default), authcode, authcode-keyboard, device-code or password
+  --username=USER                  password grant: the user (the password: KUBECTL_OIDC_PASSWORD or a prompt)
+  --oidc-auth-request-extra-params=KEY=VALUE   extra authorization request parameter; repeatable
+  --oidc-use-access-token          put the access token, not the ID token, in the credential
+  --insecure-skip-tls-verify       do not verify the issuer's certificate (a security risk; warned on every login)
   --certificate-authority=FILE     PEM CA that signs the issuer's certificate; repeatable
   --certificate-authority-data=B64 the same, base64-encoded PEM; repeatable
   --listen-address=HOST:PORT       loopback address for the login callback; repeatable
@@ -84,42 +147,165 @@ export const TOKEN_FLAGS_HELP = `Flags (the same names as kubelogin's):
   --token-cache-dir=DIR            where token files live (default ~/.cache/kubectl-oidc)
   --token-cache-storage=MODE       auto (keyring if it works, else file), keyring, file or none
   --force-refresh                  refresh the ID token even if it is still valid
-  --debug                          print stack traces and agent details on stderr`;
+  --debug, -v1                     print stack traces and agent details on stderr
+Every other kubelogin get-token flag is accepted as well (--oidc-pkce-method, --oidc-redirect-url-hostname,
+--local-server-cert/-key, --open-url-after-authentication, --oidc-redirect-url-authcode-keyboard, --password, ...).
+With provideClusterInfo: true, the issuer, client ID, scopes and CA may come from the cluster's exec
+extension instead (see README, "One user entry for many clusters").`;
 
 export type ParsedTokenFlags = { help: true; debug: boolean } | { help: false; debug: boolean; flags: TokenFlags };
 
-export function parseTokenFlags(argv: string[], cwd: string, env: Record<string, string | undefined>): ParsedTokenFlags {
-  const { values } = parseFlags(argv, TOKEN_FLAGS, 'run `kubectl oidc get-token --help` for the flags');
-  const debug = values.debug === true || env.KUBECTL_OIDC_DEBUG === '1';
+/** The per-cluster settings kubectl passes with provideClusterInfo: true (KUBERNETES_EXEC_INFO spec.cluster). */
+export interface ClusterInfo {
+  /** spec.cluster.config: the cluster's `client.authentication.k8s.io/exec` extension. */
+  config?: unknown;
+  /** spec.cluster.certificate-authority-data: the cluster's own CA, used when the extension says the issuer shares it. */
+  caData?: string;
+}
+
+export const CLUSTER_EXTENSION = 'client.authentication.k8s.io/exec';
+
+/**
+ * Go's flag conventions, which kubelogin users write: `-v1`/`--v=2` (klog verbosity), `--bool=true|false`,
+ * comma-separated string slices, and klog's global flags (ignored). Turned into what parseArgs reads.
+ */
+function normalizeGoFlags(argv: readonly string[], notices: string[]): { args: string[]; verbosity: number } {
+  const args: string[] = [];
+  let verbosity = 0;
+  const bools = new Set(Object.entries(TOKEN_FLAGS).filter(([, d]) => d.type === 'boolean').map(([k]) => k));
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const v = /^--?v(?:=?(\d+))?$/.exec(a);
+    if (v) {
+      const level = v[1] ?? (/^\d+$/.test(argv[i + 1] ?? '') ? argv[++i]! : '0');
+      verbosity = Number(level);
+      continue;
+    }
+    const m = /^--([\w-]+)(?:=([\s\S]*))?$/.exec(a);
+    if (!m) {
+      args.push(a);
+      continue;
+    }
+    const name = m[1]!;
+    const value = m[2];
+    if (KLOG_BOOL_FLAGS.has(name) || KLOG_VALUE_FLAGS.has(name)) {
+      if (KLOG_VALUE_FLAGS.has(name) && value === undefined) i++;
+      notices.push(`--${name} is a kubelogin logging flag; ignored (use --debug for details)`);
+      continue;
+    }
+    if (bools.has(name) && value !== undefined) {
+      if (/^(true|1|t)$/i.test(value)) args.push(`--${name}`);
+      else if (!/^(false|0|f)$/i.test(value)) throw new OidcError('E_USAGE', `--${name} takes true or false, not ${JSON.stringify(value)}`);
+      continue;
+    }
+    if (COMMA_LISTS.has(name) && value !== undefined && value.includes(',')) {
+      for (const part of value.split(',')) if (part !== '') args.push(`--${name}=${part}`);
+      continue;
+    }
+    args.push(a);
+  }
+  return { args, verbosity };
+}
+
+/** kubelogin expands a leading ~ in path flags. */
+function expandHome(p: string, cwd: string): string {
+  if (p === '~') return homedir();
+  if (p.startsWith('~/')) return join(homedir(), p.slice(2));
+  return resolve(cwd, p);
+}
+
+const listOf = (v: unknown): string[] => (typeof v === 'string' ? [v] : Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+export function parseTokenFlags(argv: string[], cwd: string, env: Record<string, string | undefined>, cluster: ClusterInfo = {}): ParsedTokenFlags {
+  const notices: string[] = [];
+  const { args, verbosity } = normalizeGoFlags(argv, notices);
+  const { values } = parseFlags(args, TOKEN_FLAGS, 'run `kubectl-oidc get-token --help` for the flags');
+  const debug = values.debug === true || verbosity >= 1 || env.KUBECTL_OIDC_DEBUG === '1';
   if (values.help === true) return { help: true, debug };
-  if (values['oidc-issuer-url'] === undefined) {
-    throw new OidcError('E_USAGE', 'missing required flag --oidc-issuer-url', { hint: 'add --oidc-issuer-url=https://your-issuer to the exec args in your kubeconfig' });
+
+  // Per-cluster settings from the cluster's exec extension; the user entry's flags override them.
+  const ext = obj(cluster.config);
+  const fromCluster = Object.keys(ext).length > 0;
+  const issuerUrl = values['oidc-issuer-url'] ?? (typeof ext['oidc-issuer-url'] === 'string' ? ext['oidc-issuer-url'] : undefined);
+  const clientId = values['oidc-client-id'] ?? (typeof ext['oidc-client-id'] === 'string' ? ext['oidc-client-id'] : undefined);
+  const where = `add it to the exec args in your kubeconfig, or to the cluster's "${CLUSTER_EXTENSION}" extension (with provideClusterInfo: true)`;
+  if (issuerUrl === undefined) throw new OidcError('E_USAGE', `missing --oidc-issuer-url${fromCluster ? ' (the cluster\'s exec extension has no oidc-issuer-url either)' : ''}`, { hint: where });
+  if (clientId === undefined) throw new OidcError('E_USAGE', 'missing --oidc-client-id', { hint: where });
+  const extraScopes = values['oidc-extra-scope'] ?? listOf(ext['oidc-extra-scope']).flatMap((s) => s.split(',')).filter(Boolean);
+  let caFiles = (values['certificate-authority'] ?? []).map((f) => expandHome(f, cwd));
+  let caData = values['certificate-authority-data'] ?? [];
+  if (caFiles.length === 0 && caData.length === 0) {
+    caFiles = listOf(ext['certificate-authority']).map((f) => expandHome(f, cwd));
+    caData = listOf(ext['certificate-authority-data']);
+    const shared = ext['use-cluster-certificate-authority'];
+    if ((shared === true || shared === 'true') && cluster.caData) caData = [...caData, cluster.caData];
   }
-  if (values['oidc-client-id'] === undefined) {
-    throw new OidcError('E_USAGE', 'missing required flag --oidc-client-id', { hint: 'add --oidc-client-id=YOUR_CLIENT to the exec args in your kubeconfig' });
+
+  // The client secret: a file or the environment keep it out of argv, which every local user can read.
+  let clientSecret = values['oidc-client-secret'];
+  if (clientSecret !== undefined) notices.push('--oidc-client-secret is visible to every local user (ps); use --oidc-client-secret-file=FILE or KUBECTL_OIDC_CLIENT_SECRET');
+  const secretFile = values['oidc-client-secret-file'];
+  if (clientSecret === undefined && secretFile !== undefined) {
+    try {
+      clientSecret = readFileSync(expandHome(secretFile, cwd), 'utf8').trim();
+    } catch (err) {
+      throw new OidcError('E_CONFIG', `cannot read --oidc-client-secret-file ${secretFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
   }
+  clientSecret ??= env.KUBECTL_OIDC_CLIENT_SECRET || undefined;
+
+  const password = values.password ?? (env.KUBECTL_OIDC_PASSWORD || undefined);
+  if (values.password !== undefined) notices.push('--password is visible to every local user (ps); use KUBECTL_OIDC_PASSWORD or the prompt');
+  if (values['tls-renegotiation-once'] || values['tls-renegotiation-freely']) notices.push('--tls-renegotiation-* has no effect: Node.js allows the renegotiation a TLS 1.2 server asks for');
+  if (values['oidc-use-pkce']) notices.push('--oidc-use-pkce is deprecated in kubelogin; PKCE S256 is always used when the issuer supports it');
+  const pkce = values['oidc-pkce-method'] ?? 'auto';
+  const extra: Record<string, string> = {};
+  for (const kv of values['oidc-auth-request-extra-params'] ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) fail(`--oidc-auth-request-extra-params ${JSON.stringify(kv)} is not KEY=VALUE`);
+    extra[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  let listen = values['listen-address'];
+  if (!listen && values['listen-port']) {
+    listen = values['listen-port'].map((p) => `127.0.0.1:${p}`);
+    notices.push('--listen-port is deprecated in kubelogin; use --listen-address=127.0.0.1:PORT');
+  }
+  const storage = values['token-cache-storage'] === 'disk' ? 'file' : (values['token-cache-storage'] ?? 'auto');
   const timeout = values['authentication-timeout-sec'];
+  const grantType = values['grant-type'] ?? (values.username !== undefined ? 'password' : 'auto');
+  const path = (v: string | undefined) => (v === undefined ? undefined : expandHome(v, cwd));
   const flags: TokenFlags = {
     provider: parseProvider({
-      issuerUrl: values['oidc-issuer-url'],
-      clientId: values['oidc-client-id'],
-      clientSecret: values['oidc-client-secret'],
-      extraScopes: values['oidc-extra-scope'] ?? [],
-      caFiles: (values['certificate-authority'] ?? []).map((f) => resolve(cwd, f)),
-      caData: values['certificate-authority-data'] ?? [],
+      issuerUrl,
+      clientId,
+      clientSecret,
+      extraScopes,
+      caFiles,
+      caData,
+      offlineAccess: values['no-offline-access'] !== true,
+      insecureSkipTlsVerify: values['insecure-skip-tls-verify'] === true,
     }),
     ui: parseUi({
-      listenAddress: values['listen-address'] ?? DEFAULT_LISTEN,
+      grantType,
+      listenAddress: listen ?? DEFAULT_LISTEN,
       redirectUrl: values['oidc-redirect-url'],
+      redirectHostname: values['oidc-redirect-url-hostname'],
       skipOpenBrowser: values['skip-open-browser'] === true,
       browserCommand: values['browser-command'],
       authenticationTimeoutSec: timeout === undefined ? 180 : Number(timeout),
+      pkceMethod: pkce,
+      authRequestExtraParams: extra,
+      localServerCert: path(values['local-server-cert']),
+      localServerKey: path(values['local-server-key']),
+      openUrlAfterAuthentication: values['open-url-after-authentication'],
+      keyboardRedirectUrl: values['oidc-redirect-url-authcode-keyboard'] ?? OOB_REDIRECT,
+      username: values.username,
+      password,
     }),
-    cache: parseCache({
-      storage: values['token-cache-storage'] ?? 'auto',
-      dir: values['token-cache-dir'] === undefined ? undefined : resolve(cwd, values['token-cache-dir']),
-    }),
+    cache: parseCache({ storage, dir: values['token-cache-dir'] === undefined ? undefined : expandHome(values['token-cache-dir'], cwd) }),
     forceRefresh: values['force-refresh'] === true,
+    useAccessToken: values['oidc-use-access-token'] === true,
+    notices,
   };
   return { help: false, debug, flags };
 }
@@ -127,6 +313,8 @@ export function parseTokenFlags(argv: string[], cwd: string, env: Record<string,
 const str = (v: unknown): v is string => typeof v === 'string';
 const strs = (v: unknown): v is string[] => Array.isArray(v) && v.every(str);
 const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+
+const oneOf = <T extends string>(list: readonly T[], v: unknown): v is T => typeof v === 'string' && (list as readonly string[]).includes(v);
 
 function fail(message: string, hint?: string): never {
   throw new OidcError('E_USAGE', message, hint ? { hint } : undefined);
@@ -147,34 +335,76 @@ export function parseProvider(v: unknown): ProviderConfig {
   if (o.clientSecret !== undefined && !str(o.clientSecret)) fail('--oidc-client-secret is not a string');
   if (!strs(o.extraScopes)) fail('--oidc-extra-scope is not a list of strings');
   if (!strs(o.caFiles) || !strs(o.caData)) fail('malformed --certificate-authority list');
-  const out: ProviderConfig = { issuerUrl: o.issuerUrl, clientId: o.clientId, extraScopes: o.extraScopes, caFiles: o.caFiles, caData: o.caData };
+  const out: ProviderConfig = {
+    issuerUrl: o.issuerUrl,
+    clientId: o.clientId,
+    extraScopes: o.extraScopes,
+    caFiles: o.caFiles,
+    caData: o.caData,
+    offlineAccess: o.offlineAccess !== false,
+    insecureSkipTlsVerify: o.insecureSkipTlsVerify === true,
+  };
   if (str(o.clientSecret) && o.clientSecret !== '') out.clientSecret = o.clientSecret;
   return out;
 }
 
 export function parseUi(v: unknown): UiConfig {
   const o = obj(v);
+  const grantType = o.grantType;
+  if (!oneOf(GRANT_TYPES, grantType)) return fail(`--grant-type must be one of ${GRANT_TYPES.join(', ')}`);
+  const pkceMethod = o.pkceMethod;
+  if (!oneOf(PKCE_METHODS, pkceMethod)) return fail(`--oidc-pkce-method must be one of ${PKCE_METHODS.join(', ')}`);
   if (!strs(o.listenAddress) || o.listenAddress.length === 0) fail('--listen-address is empty');
   if (o.redirectUrl !== undefined && (!str(o.redirectUrl) || !/^https?:\/\//.test(o.redirectUrl))) fail('--oidc-redirect-url must be an http(s) URL');
   if (o.browserCommand !== undefined && !str(o.browserCommand)) fail('--browser-command is not a string');
   const t = o.authenticationTimeoutSec;
   if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 3600) fail('--authentication-timeout-sec must be a whole number of seconds from 1 to 3600');
-  const out: UiConfig = { listenAddress: o.listenAddress, skipOpenBrowser: o.skipOpenBrowser === true, authenticationTimeoutSec: t };
+  const extra: Record<string, string> = {};
+  for (const [k, val] of Object.entries(obj(o.authRequestExtraParams))) {
+    if (!str(val)) fail('--oidc-auth-request-extra-params values must be strings');
+    extra[k] = val;
+  }
+  if ((o.localServerCert === undefined) !== (o.localServerKey === undefined)) fail('--local-server-cert and --local-server-key go together');
+  if (o.openUrlAfterAuthentication !== undefined && (!str(o.openUrlAfterAuthentication) || !/^https?:\/\//.test(o.openUrlAfterAuthentication))) {
+    fail('--open-url-after-authentication must be an http(s) URL');
+  }
+  if (!str(o.keyboardRedirectUrl) || o.keyboardRedirectUrl === '') fail('--oidc-redirect-url-authcode-keyboard is empty');
+  const out: UiConfig = {
+    grantType,
+    listenAddress: o.listenAddress,
+    skipOpenBrowser: o.skipOpenBrowser === true,
+    authenticationTimeoutSec: t,
+    pkceMethod,
+    authRequestExtraParams: extra,
+    keyboardRedirectUrl: o.keyboardRedirectUrl,
+  };
   if (str(o.redirectUrl)) out.redirectUrl = o.redirectUrl;
+  if (str(o.redirectHostname) && o.redirectHostname !== '') out.redirectHostname = o.redirectHostname;
   if (str(o.browserCommand) && o.browserCommand !== '') out.browserCommand = o.browserCommand;
+  if (str(o.localServerCert) && str(o.localServerKey)) Object.assign(out, { localServerCert: o.localServerCert, localServerKey: o.localServerKey });
+  if (str(o.openUrlAfterAuthentication)) out.openUrlAfterAuthentication = o.openUrlAfterAuthentication;
+  if (str(o.username) && o.username !== '') out.username = o.username;
+  if (str(o.password) && o.password !== '') out.password = o.password;
   return out;
 }
 
 export function parseCache(v: unknown): CacheConfig {
   const o = obj(v);
-  if (!STORAGES.includes(o.storage as StorageSetting)) fail(`--token-cache-storage must be one of ${STORAGES.join(', ')}`);
+  const storage = o.storage === 'disk' ? 'file' : o.storage;
+  if (!oneOf(STORAGES, storage)) return fail(`--token-cache-storage must be one of ${STORAGES.join(', ')} (disk is file)`);
   if (o.dir !== undefined && (!str(o.dir) || !isAbsolute(o.dir))) fail('--token-cache-dir is not an absolute path');
-  const out: CacheConfig = { storage: o.storage as StorageSetting };
+  const out: CacheConfig = { storage };
   if (str(o.dir)) out.dir = o.dir;
   return out;
 }
 
-/** The scopes requested: `openid` always, and `offline_access` because Dex only issues refresh tokens with it. */
-export function scopesFor(p: Pick<ProviderConfig, 'extraScopes'>): string[] {
-  return [...new Set(['openid', 'offline_access', ...p.extraScopes])];
+/** The scopes requested: `openid` always, and `offline_access` (Dex only issues refresh tokens with it) unless turned off. */
+export function scopesFor(p: Pick<ProviderConfig, 'extraScopes'> & Partial<Pick<ProviderConfig, 'offlineAccess'>>): string[] {
+  return [...new Set(['openid', ...(p.offlineAccess === false ? [] : ['offline_access']), ...p.extraScopes])];
+}
+
+/** Dex's cross-client scope `audience:server:client_id:X` asks for a token whose `aud` is X. */
+export function audiencesFor(p: Pick<ProviderConfig, 'extraScopes' | 'clientId'>): string[] {
+  const cross = p.extraScopes.flatMap((s) => /^audience:server:client_id:(.+)$/.exec(s)?.[1] ?? []);
+  return cross.length > 0 ? cross : [p.clientId];
 }

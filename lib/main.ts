@@ -6,18 +6,18 @@
  */
 import { OidcError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
-import type { Reply, Request } from './protocol.js';
+import type { Caller, Reply, Request } from './protocol.js';
 import { createRegistry } from './agent/registry.js';
 import { handleRequest } from './agent/handler.js';
 import type { Io } from './commands/io.js';
 
 /** get-token without an agent: the agent's own handler and session code, in this process, with no background work. */
-export async function handleInProcess(req: Request, notify: (m: string) => void, env: Record<string, string | undefined>): Promise<Reply> {
+export async function handleInProcess(req: Request, caller: Caller, env: Record<string, string | undefined>): Promise<Reply> {
   const log = createLogger((l) => process.stderr.write(`kubectl-oidc: ${l}`), { debug: env.KUBECTL_OIDC_DEBUG === '1' });
   const quiet: Logger = { ...log, info: log.debug };
   const registry = createRegistry({ log: quiet, background: false });
   try {
-    return await handleRequest(req, notify, { registry });
+    return await handleRequest(req, caller, { registry });
   } finally {
     await registry.close();
   }

@@ -31,6 +31,9 @@ export type TokenRequest = Envelope & {
   ui: UiConfig;
   cache: CacheConfig;
   forceRefresh: boolean;
+  useAccessToken: boolean;
+  /** Notices about the caller's flags; the agent says each once per session. */
+  notices: string[];
   apiVersion: ApiVersion;
   interactive: boolean;
   env: Record<string, string>;
@@ -99,11 +102,21 @@ export function answers<R extends Request>(req: R, reply: Reply): reply is Reply
   return REPLY_FOR_OP[req.op] === reply.t;
 }
 
+/** The person behind a request, as the agent reaches them: lines on their stderr, and questions on their terminal. */
+export interface Caller {
+  notify(message: string): void;
+  /** A line typed at the caller's terminal (/dev/tty, never stdin: kubectl owns it), or null when there is none. */
+  prompt(message: string, secret: boolean): Promise<string | null>;
+}
+
 export type ErrorFrame = { t: 'error'; code: ErrorCode; message: string; hint?: string; agentVersion?: string };
 export type NoticeFrame = { t: 'notice'; message: string };
-export type Frame = Reply | ErrorFrame | NoticeFrame;
+/** The agent asks the person at the caller's terminal (a code to paste, a password); the client answers with an AnswerFrame. */
+export type PromptFrame = { t: 'prompt'; id: number; message: string; secret: boolean };
+export type AnswerFrame = { t: 'answer'; id: number; value: string | null };
+export type Frame = Reply | ErrorFrame | NoticeFrame | PromptFrame;
 
-export function encodeFrame(frame: Frame | Request): string {
+export function encodeFrame(frame: Frame | Request | AnswerFrame): string {
   return `${JSON.stringify(frame)}\n`;
 }
 
@@ -171,6 +184,9 @@ export function parseFrame(v: unknown): Frame {
     case 'notice':
       if (typeof v.message === 'string') return { t: 'notice', message: v.message };
       break;
+    case 'prompt':
+      if (isNum(v.id) && typeof v.message === 'string') return { t: 'prompt', id: v.id, message: v.message, secret: v.secret === true };
+      break;
     case 'token':
       if (typeof v.token === 'string' && v.token.length > 0 && isNum(v.expiresAt)) return { t: 'token', token: v.token, expiresAt: v.expiresAt };
       break;
@@ -234,6 +250,8 @@ export function parseRequest(v: unknown): Request {
         ui: parseUi(v.ui),
         cache: parseCache(v.cache),
         forceRefresh: v.forceRefresh === true,
+        useAccessToken: v.useAccessToken === true,
+        notices: isStrs(v.notices) ? v.notices.slice(0, 20).map((n) => n.slice(0, 300)) : [],
         apiVersion,
         interactive: v.interactive === true,
         env: forwarded,
@@ -242,6 +260,12 @@ export function parseRequest(v: unknown): Request {
     default:
       throw new OidcError('E_PROTOCOL', 'unknown request');
   }
+}
+
+/** An answer from the client to a prompt; anything else after the request is ignored. */
+export function parseAnswer(v: unknown): AnswerFrame | undefined {
+  if (!isObj(v) || v.t !== 'answer' || !isNum(v.id)) return undefined;
+  return { t: 'answer', id: v.id, value: typeof v.value === 'string' ? v.value.slice(0, 4096) : null };
 }
 
 /** A request body that would be a usage error as flags is a malformed frame on the socket. */

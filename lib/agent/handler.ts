@@ -1,5 +1,5 @@
 import { OidcError } from '../errors.js';
-import { PROTOCOL_VERSION, type AgentInfo, type Reply, type ReplyFor, type Request } from '../protocol.js';
+import { PROTOCOL_VERSION, type AgentInfo, type Caller, type Reply, type ReplyFor, type Request } from '../protocol.js';
 import { VERSION } from '../version.js';
 import type { Registry } from './registry.js';
 
@@ -13,8 +13,8 @@ export interface HandlerContext {
  * The one request handler, used by the agent's socket server and by get-token's in-process fallback.
  * Every reply is produced by the work it reports; a request this process cannot serve is an error.
  */
-export async function handleRequest<R extends Request>(req: R, notify: (message: string) => void, ctx: HandlerContext): Promise<ReplyFor<R>>;
-export async function handleRequest(req: Request, notify: (message: string) => void, ctx: HandlerContext): Promise<Reply> {
+export async function handleRequest<R extends Request>(req: R, caller: Caller, ctx: HandlerContext): Promise<ReplyFor<R>>;
+export async function handleRequest(req: Request, caller: Caller, ctx: HandlerContext): Promise<Reply> {
   if (req.v !== PROTOCOL_VERSION || req.version !== VERSION) {
     if (req.op === 'stop' && ctx.agent) {
       // A client of another version asks this agent to leave so that it can start its own.
@@ -25,8 +25,12 @@ export async function handleRequest(req: Request, notify: (message: string) => v
   }
   switch (req.op) {
     case 'token': {
-      const t = await ctx.registry.getToken({ flags: req, interactive: req.interactive, env: req.env, notify });
-      return { t: 'token', token: t.idToken, expiresAt: t.expiresAt };
+      const t = await ctx.registry.getToken({ flags: req, interactive: req.interactive, env: req.env, caller });
+      if (!req.useAccessToken) return { t: 'token', token: t.idToken, expiresAt: t.expiresAt };
+      if (!t.accessToken) {
+        throw new OidcError('E_ISSUER_RESPONSE', 'the issuer gave no access token, so --oidc-use-access-token has nothing to send', { hint: 'drop --oidc-use-access-token' });
+      }
+      return { t: 'token', token: t.accessToken, expiresAt: Math.min(t.accessExpiresAt ?? t.expiresAt, t.expiresAt) };
     }
     case 'logout':
       return { t: 'logged-out', ...(await ctx.registry.logout(req.provider, req.cache)) };

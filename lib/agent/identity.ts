@@ -26,7 +26,7 @@ export function createIdentities() {
       if (hit) return hit;
       const cas = loadCustomCAs(provider.caFiles, provider.caData);
       const id: Identity = {
-        key: sessionKey({ issuerUrl: provider.issuerUrl, clientId: provider.clientId, scopes: scopesFor(provider), caDigest: caDigestOf(cas) }),
+        key: sessionKey({ issuerUrl: provider.issuerUrl, clientId: provider.clientId, scopes: scopesFor(provider), caDigest: caDigestOf(cas), insecure: provider.insecureSkipTlsVerify }),
         cas,
       };
       if (fp !== undefined) {
@@ -51,5 +51,5 @@ function fingerprint(p: ProviderConfig): string | undefined {
       return undefined; // let the slow path report it
     }
   }
-  return JSON.stringify([p.issuerUrl, p.clientId, [...p.extraScopes].sort(), p.caFiles, p.caData, files]);
+  return JSON.stringify([p.issuerUrl, p.clientId, [...p.extraScopes].sort(), p.offlineAccess, p.insecureSkipTlsVerify, p.caFiles, p.caData, files]);
 }

@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import type { Logger } from '../log.js';
 import type { CacheConfig, ProviderConfig, TokenFlags } from '../config.js';
 import { claimsOf, identityOf } from '../jwt.js';
-import type { LogoutResult, SessionStatus } from '../protocol.js';
+import type { Caller, LogoutResult, SessionStatus } from '../protocol.js';
 import type { IssuerClient } from '../oidc/issuer.js';
-import { loginWithBrowser } from '../login/authcode.js';
+import { login as defaultLogin } from '../login/index.js';
 import type { openBrowser as OpenBrowser } from '../login/browser.js';
 import { cacheDir as defaultCacheDir } from '../store/dirs.js';
 import { createFileStore } from '../store/file.js';
@@ -17,11 +17,11 @@ import { createIdentities } from './identity.js';
 import { Session, refreshMargin } from './session.js';
 
 export interface TokenCall {
-  flags: TokenFlags;
+  flags: Pick<TokenFlags, 'provider' | 'ui' | 'cache' | 'forceRefresh' | 'notices'>;
   interactive: boolean;
   /** The caller's forwarded environment: its network (proxies) and, for a login it starts, its display and browser. */
   env: Record<string, string>;
-  notify(message: string): void;
+  caller: Caller;
 }
 
 export type CreateIssuer = (provider: ProviderConfig, cas: readonly string[]) => IssuerClient;
@@ -33,7 +33,7 @@ export interface RegistryDeps {
   createIssuer?: CreateIssuer;
   openBrowser?: typeof OpenBrowser;
   /** The login flow (tests replace the browser login). */
-  login?: typeof loginWithBrowser;
+  login?: typeof defaultLogin;
   /** Where the per-session locks live, whatever a caller's --token-cache-dir: one session, one lock. */
   lockDir?: string;
   /** Sessions unused for this long are not refreshed in the background and are dropped from memory. */
@@ -52,6 +52,8 @@ interface Entry {
   cache: CacheConfig;
   storeNotice?: string | undefined;
   noticeShown: boolean;
+  /** Flag notices already said for this session: each once. */
+  saidNotices: Set<string>;
   /** The last caller's network settings, for background refreshes. */
   network: Record<string, string>;
   timer?: NodeJS.Timeout | undefined;
@@ -113,9 +115,9 @@ export function createRegistry(deps: RegistryDeps) {
         log: deps.log,
         loginTimeoutMs: (req) => req.ui.authenticationTimeoutSec * 1000,
         lock: (timeoutMs) => acquireLock(lockDir(), key, { timeoutMs }),
-        login: (req, show, signal) => (deps.login ?? loginWithBrowser)(entry.issuer, req, { show, log: deps.log, ...(deps.openBrowser ? { openBrowser: deps.openBrowser } : {}) }, signal),
+        login: (req, show, signal) => (deps.login ?? defaultLogin)(entry.issuer, req, { show, log: deps.log, ...(deps.openBrowser ? { openBrowser: deps.openBrowser } : {}) }, signal),
       });
-      entry = { key, provider, issuer: createIssuer(provider, cas), session, cache, storeNotice: notice, noticeShown: false, network: {}, failures: 0 };
+      entry = { key, provider, issuer: createIssuer(provider, cas), session, cache, storeNotice: notice, noticeShown: false, saidNotices: new Set(), network: {}, failures: 0 };
       evictFor(1);
       entries.set(key, entry);
       return entry;
@@ -186,9 +188,14 @@ export function createRegistry(deps: RegistryDeps) {
       const entry = await entryFor(call);
       if (entry.storeNotice && !entry.noticeShown) {
         entry.noticeShown = true;
-        call.notify(entry.storeNotice);
+        call.caller.notify(entry.storeNotice);
       }
-      const t = await entry.session.getToken({ interactive: call.interactive, forceRefresh: call.flags.forceRefresh, notify: call.notify, ui: call.flags.ui, env: call.env });
+      for (const n of call.flags.notices) {
+        if (entry.saidNotices.has(n)) continue;
+        entry.saidNotices.add(n);
+        call.caller.notify(`kubectl-oidc: ${n}`);
+      }
+      const t = await entry.session.getToken({ interactive: call.interactive, forceRefresh: call.flags.forceRefresh, caller: call.caller, ui: call.flags.ui, env: call.env });
       entry.failures = 0;
       schedule(entry);
       return t;
@@ -273,8 +280,12 @@ function lazyIssuer(provider: ProviderConfig, cas: readonly string[], now: () =>
   const get = () => (real ??= import('../oidc/issuer.js').then((m) => m.createIssuerClient(provider, { cas, now })));
   return {
     issuerUrl: provider.issuerUrl,
+    insecure: provider.insecureSkipTlsVerify,
     authorizationUrl: async (p, c) => (await get()).authorizationUrl(p, c),
-    requiresCallbackIss: async (c) => (await get()).requiresCallbackIss(c),
+    capabilities: async (c) => (await get()).capabilities(c),
+    deviceAuthorization: async (c) => (await get()).deviceAuthorization(c),
+    pollDevice: async (d, c) => (await get()).pollDevice(d, c),
+    passwordGrant: async (u, p, c) => (await get()).passwordGrant(u, p, c),
     exchangeCode: async (p, c) => (await get()).exchangeCode(p, c),
     refreshGrant: async (rt, c) => (await get()).refreshGrant(rt, c),
     verify: async (t, o, c) => (await get()).verify(t, o, c),

@@ -4,7 +4,7 @@ import { join, dirname } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { OidcError, isOidcError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { FrameReader, NO_AGENT_ERRNOS, PROTOCOL_VERSION, encodeFrame, errorFrame, parseRequest, type Frame, type Request } from '../protocol.js';
+import { FrameReader, NO_AGENT_ERRNOS, PROTOCOL_VERSION, encodeFrame, errorFrame, parseAnswer, parseRequest, type Caller, type Frame, type Request } from '../protocol.js';
 import { ensurePrivateDir } from '../paths.js';
 import { VERSION } from '../version.js';
 import { handleRequest, type HandlerContext } from './handler.js';
@@ -115,15 +115,44 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
       send(f);
       if (open) sock.end();
     };
+    // Questions this connection's caller has not answered yet (a code to paste, a password).
+    const prompts = new Map<number, (value: string | null) => void>();
+    let promptIds = 0;
+    const caller: Caller = {
+      notify: (message) => send({ t: 'notice', message }),
+      prompt: (message, secret) =>
+        new Promise((resolve) => {
+          if (!open || sock.destroyed) return resolve(null);
+          const id = ++promptIds;
+          prompts.set(id, resolve);
+          send({ t: 'prompt', id, message, secret });
+        }),
+    };
+    sock.on('close', () => {
+      for (const resolve of prompts.values()) resolve(null);
+      prompts.clear();
+    });
     sock.on('data', (chunk: string) => {
-      if (gotRequest) return; // one request per connection; ignore anything after it
       let frames: unknown[];
       try {
         frames = reader.push(chunk);
       } catch (err) {
+        if (gotRequest) return sock.destroy(); // garbage after the request: drop the caller
         gotRequest = true;
         finish(errorFrame(err));
         sock.destroy();
+        return;
+      }
+      if (gotRequest) {
+        // One request per connection; after it, only answers to our prompts are read.
+        for (const raw of frames) {
+          const a = parseAnswer(raw);
+          const resolve = a && prompts.get(a.id);
+          if (a && resolve) {
+            prompts.delete(a.id);
+            resolve(a.value);
+          }
+        }
         return;
       }
       if (frames.length === 0) return;
@@ -138,7 +167,7 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
       }
       lastActivity = Date.now();
       inFlight++;
-      handleRequest(req, (message) => send({ t: 'notice', message }), context)
+      handleRequest(req, caller, context)
         .then(finish, (err: unknown) => {
           if (!isOidcError(err) || err.code === 'E_INTERNAL') log.error(err, `request ${req.op}`);
           finish(errorFrame(err));

@@ -4,8 +4,10 @@ import { claimsOf } from '../jwt.js';
 import type { Call, GrantResponse } from '../oidc/issuer.js';
 import type { VerifiedIdToken } from '../oidc/verify.js';
 import type { LoginRequest } from '../login/authcode.js';
+import { accessOf } from '../login/grant.js';
 import type { TokenSet, TokenStore } from '../store/types.js';
 import type { Release } from '../store/lock.js';
+import type { Caller } from '../protocol.js';
 
 /** Seconds before `exp` at which a token stops being handed out: 1/4 of its lifetime, at most 5 minutes. */
 export function refreshMargin(t: TokenSet): number {
@@ -22,11 +24,13 @@ export const LOGIN_COOLDOWN_MS = 5 * 60_000;
 /** Every refresh is bounded, lock wait and issuer round trips included. */
 export const REFRESH_TIMEOUT_MS = 60_000;
 
-export interface TokenContext extends LoginRequest {
+export interface TokenContext {
   interactive: boolean;
   forceRefresh: boolean;
-  /** Lines for the person behind this caller (login URL, which store was chosen, ...). */
-  notify(message: string): void;
+  ui: LoginRequest['ui'];
+  env: LoginRequest['env'];
+  /** The person behind this request: lines (login URL, which store was chosen, ...) and questions. */
+  caller: Caller;
 }
 
 /** Runs one login to completion with the settings of the caller that started it; `show` tells every waiting caller. */
@@ -157,7 +161,7 @@ export class Session {
         }
         // The old refresh token is spent. Keep the new one before anything else can fail (a key-set
         // outage during verification, a crash): with Dex's rotation, losing it means a new login.
-        const rotated: TokenSet = { ...base, ...(grant.refreshToken ? { refreshToken: grant.refreshToken } : {}) };
+        const rotated: TokenSet = { ...base, ...(grant.refreshToken ? { refreshToken: grant.refreshToken } : {}), ...accessOf(grant, this.nowSec()) };
         if (grant.refreshToken && grant.refreshToken !== base.refreshToken) await this.save(rotated, generation);
         if (!grant.idToken) {
           this.refreshGivesNoIdToken = true;
@@ -180,7 +184,13 @@ export class Session {
             hint: 'log in again with `kubectl oidc login`; report this to your issuer admin',
           });
         }
-        const next: TokenSet = { idToken: grant.idToken, expiresAt: v.expiresAt, issuedAt: v.issuedAt, ...(rotated.refreshToken ? { refreshToken: rotated.refreshToken } : {}) };
+        const next: TokenSet = {
+          idToken: grant.idToken,
+          expiresAt: v.expiresAt,
+          issuedAt: v.issuedAt,
+          ...(rotated.refreshToken ? { refreshToken: rotated.refreshToken } : {}),
+          ...accessOf(grant, this.nowSec()),
+        };
         await this.save(next, generation);
         this.deps.log.info(`session ${this.short}: refreshed; ID token valid until ${new Date(next.expiresAt * 1000).toISOString()}`);
         return next;
@@ -211,11 +221,12 @@ export class Session {
   }
 
   private login(ctx: TokenContext): Promise<TokenSet> {
+    const notify = (m: string) => ctx.caller.notify(m);
     if (this.loggingIn) {
       const l = this.loggingIn;
-      for (const m of l.shown) ctx.notify(m);
-      l.listeners.add(ctx.notify);
-      return l.promise.finally(() => l.listeners.delete(ctx.notify));
+      for (const m of l.shown) notify(m);
+      l.listeners.add(notify);
+      return l.promise.finally(() => l.listeners.delete(notify));
     }
     if (!ctx.interactive && this.deps.now() < this.cooldownUntil) {
       return Promise.reject(
@@ -224,14 +235,14 @@ export class Session {
         }),
       );
     }
-    const listeners = new Set<(m: string) => void>([ctx.notify]);
+    const listeners = new Set<(m: string) => void>([notify]);
     const shown: string[] = [];
     const show = (m: string) => {
       shown.push(m);
       for (const l of listeners) l(m);
     };
-    // The caller that starts the login decides how it looks: its browser, display, port, timeout.
-    const req: LoginRequest = { ui: ctx.ui, env: ctx.env };
+    // The caller that starts the login decides how it looks: its browser, display, port, timeout, its terminal.
+    const req: LoginRequest = { ui: ctx.ui, env: ctx.env, interactive: ctx.interactive, prompt: (m, secret) => ctx.caller.prompt(m, secret) };
     const timeoutMs = this.deps.loginTimeoutMs(req);
     const generation = this.generation;
     const promise = (async () => {
@@ -260,7 +271,7 @@ export class Session {
       }
     })().finally(() => (this.loggingIn = undefined));
     this.loggingIn = { promise, listeners, shown };
-    return promise.finally(() => listeners.delete(ctx.notify));
+    return promise.finally(() => listeners.delete(notify));
   }
 
   /**

@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { openSync, closeSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { OidcError } from '../errors.js';
-import { FrameReader, NO_AGENT_ERRNOS, encodeFrame, parseFrame, type Frame, type Request } from '../protocol.js';
+import { FrameReader, NO_AGENT_ERRNOS, encodeFrame, parseFrame, type Caller, type Frame, type Reply, type ErrorFrame, type Request } from '../protocol.js';
 
 /** Errors that mean "no agent here": start one. */
 export function isNoAgent(err: unknown): boolean {
@@ -10,16 +10,19 @@ export function isNoAgent(err: unknown): boolean {
   return typeof code === 'string' && NO_AGENT_ERRNOS.has(code);
 }
 
+const silent: Caller = { notify() {}, prompt: async () => null };
+
 /**
- * Send one request and collect frames until the final one. Notices go to `onNotice` as they arrive
- * (the login URL must reach the person while the login is still waiting for them).
+ * Send one request and collect frames until the final one. Notices go to the caller as they arrive
+ * (the login URL must reach the person while the login is still waiting for them); a prompt is
+ * answered on the same connection.
  */
-export function ask(socketPath: string, req: Request, onNotice: (m: string) => void, timeoutMs: number): Promise<Frame> {
+export function ask(socketPath: string, req: Request, caller: Caller = silent, timeoutMs = 5_000): Promise<Reply | ErrorFrame> {
   return new Promise((resolve, reject) => {
     const sock = connect(socketPath);
     const reader = new FrameReader();
     let settled = false;
-    const settle = (err: unknown, frame?: Frame) => {
+    const settle = (err: unknown, frame?: Reply | ErrorFrame) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -33,9 +36,14 @@ export function ask(socketPath: string, req: Request, onNotice: (m: string) => v
     sock.on('data', (chunk: string) => {
       try {
         for (const raw of reader.push(chunk)) {
-          const f = parseFrame(raw);
-          if (f.t === 'notice') onNotice(f.message);
-          else return settle(undefined, f);
+          const f: Frame = parseFrame(raw);
+          if (f.t === 'notice') caller.notify(f.message);
+          else if (f.t === 'prompt') {
+            void caller.prompt(f.message, f.secret).then(
+              (value) => !sock.destroyed && sock.write(encodeFrame({ t: 'answer', id: f.id, value })),
+              () => !sock.destroyed && sock.write(encodeFrame({ t: 'answer', id: f.id, value: null })),
+            );
+          } else return settle(undefined, f);
         }
       } catch (err) {
         settle(err);

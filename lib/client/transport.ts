@@ -2,9 +2,10 @@ import { closeSync, existsSync, openSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { OidcError, isOidcError } from '../errors.js';
 import { checkPrivateDir, ensurePrivateDir, socketPath, stateDir } from '../paths.js';
-import { answers, envelope, frameToError, type AgentInfo, type Frame, type Reply, type ReplyFor, type Request } from '../protocol.js';
+import { answers, envelope, frameToError, type AgentInfo, type Caller, type ErrorFrame, type Reply, type ReplyFor, type Request } from '../protocol.js';
 import type { Io } from '../commands/io.js';
 import { agentLogPath, ask, isNoAgent, logTail, spawnAgent, waitForSocket } from './agent-client.js';
+import { promptTty } from './tty.js';
 
 /**
  * The client's one transport. A request goes to the agent (started on demand) or, when no agent can
@@ -12,15 +13,15 @@ import { agentLogPath, ask, isNoAgent, logTail, spawnAgent, waitForSocket } from
  * or an OidcError: an error frame from the agent and an exception in-process look the same.
  */
 export async function send<R extends Request>(io: Io, req: R, opts: { timeoutMs?: number } = {}): Promise<ReplyFor<R>> {
-  const notice = (m: string) => io.stderr(`${m}\n`);
-  const viaAgent = io.env.KUBECTL_OIDC_NO_AGENT === '1' ? undefined : await tryAgent(io, req, notice, opts.timeoutMs ?? 240_000);
-  const reply: Reply = viaAgent ?? (await (await io.loadInProcess()).handleInProcess(req, notice, io.env));
+  const caller: Caller = { notify: (m) => io.stderr(`${m}\n`), prompt: io.prompt ?? promptTty };
+  const viaAgent = io.env.KUBECTL_OIDC_NO_AGENT === '1' ? undefined : await tryAgent(io, req, caller, opts.timeoutMs ?? 240_000);
+  const reply: Reply = viaAgent ?? (await (await io.loadInProcess()).handleInProcess(req, caller, io.env));
   if (!answers(req, reply)) throw new OidcError('E_PROTOCOL', `unexpected answer (${reply.t}) to a ${req.op} request`);
   return reply;
 }
 
 /** The agent's reply, or undefined when the work should be done in this process (said on stderr). */
-async function tryAgent(io: Io, req: Request, notice: (m: string) => void, timeoutMs: number): Promise<Reply | undefined> {
+async function tryAgent(io: Io, req: Request, caller: Caller, timeoutMs: number): Promise<Reply | undefined> {
   const sock = socketPath(io.env);
   const unusable = runtimeDirProblem(sock);
   if (unusable) {
@@ -28,9 +29,9 @@ async function tryAgent(io: Io, req: Request, notice: (m: string) => void, timeo
     return undefined;
   }
   for (let attempt = 0; attempt < 2; attempt++) {
-    let f: Frame;
+    let f: Reply | ErrorFrame;
     try {
-      f = await ask(sock, req, notice, timeoutMs);
+      f = await ask(sock, req, caller, timeoutMs);
     } catch (err) {
       if (isNoAgent(err) && attempt === 0) {
         const failed = await start(io, sock);
@@ -44,7 +45,7 @@ async function tryAgent(io: Io, req: Request, notice: (m: string) => void, timeo
     }
     if (f.t === 'error' && (f.code === 'E_VERSION_MISMATCH' || f.code === 'E_PROTOCOL') && attempt === 0) {
       // An agent of another version (an older one cannot even read this request): ask it to leave, then start ours.
-      await ask(sock, { ...envelope(), op: 'stop' }, () => {}, 2_000).catch(() => {});
+      await ask(sock, { ...envelope(), op: 'stop' }, undefined, 2_000).catch(() => {});
       await waitGone(sock, 3_000);
       const failed = await start(io, sock);
       if (failed === undefined) continue;
@@ -52,7 +53,6 @@ async function tryAgent(io: Io, req: Request, notice: (m: string) => void, timeo
       return undefined;
     }
     if (f.t === 'error') throw frameToError(f);
-    if (f.t === 'notice') throw new OidcError('E_PROTOCOL', 'the agent ended with a notice');
     return f;
   }
   return undefined;
@@ -73,9 +73,9 @@ export async function ensureAgent(io: Io): Promise<{ agent: AgentInfo; started: 
   let started = false;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const f = await ask(sock, ping, () => {}, 5_000);
+      const f = await ask(sock, ping);
       if (f.t === 'error') throw frameToError(f);
-      if (f.t === 'notice' || !answers(ping, f)) throw new OidcError('E_PROTOCOL', `unexpected answer (${f.t}) to a ping`);
+      if (!answers(ping, f)) throw new OidcError('E_PROTOCOL', `unexpected answer (${f.t}) to a ping`);
       return { agent: f.agent, started };
     } catch (err) {
       if (!isNoAgent(err) || attempt > 0) throw err;

@@ -59,7 +59,7 @@ export async function agentCommand(io: Io): Promise<number> {
         io.stderr('kubectl-oidc: no agent is running\n');
         return 0;
       }
-      const f = await ask(sock, { ...envelope(), op: 'stop' }, () => {}, 5_000);
+      const f = await ask(sock, { ...envelope(), op: 'stop' });
       if (f.t === 'error') throw frameToError(f);
       io.stderr('kubectl-oidc: agent stopped\n');
       return 0;
@@ -69,7 +69,7 @@ export async function agentCommand(io: Io): Promise<number> {
         io.stdout(`agent: not running (socket ${sock})\n`);
         return 0;
       }
-      const f = await ask(sock, { ...envelope(), op: 'status' }, () => {}, 5_000);
+      const f = await ask(sock, { ...envelope(), op: 'status' });
       if (f.t === 'error') throw frameToError(f);
       if (f.t !== 'status') throw new OidcError('E_PROTOCOL', `unexpected answer (${f.t}) to a status request`);
       const lines = [`agent: running, pid ${f.agent.pid}, version ${f.agent.version}, socket ${sock}`, `log: ${agentLogPath(stateDir(io.env))}`];

@@ -17,16 +17,21 @@ ${TOKEN_FLAGS_HELP}
  * load only node:* modules (a test walks the import graph); the work happens in the agent.
  */
 export async function getToken(io: Io): Promise<number> {
-  const parsed = parseTokenFlags(io.argv, io.cwd, io.env);
+  if (io.argv.includes('--help') || io.argv.includes('-h')) {
+    io.stdout(GET_TOKEN_HELP);
+    return 0;
+  }
+  const info = parseExecInfo(io.env.KUBERNETES_EXEC_INFO, io.stdinIsTTY);
+  // With provideClusterInfo: true, the cluster's exec extension may carry the issuer settings.
+  const parsed = parseTokenFlags(io.argv, io.cwd, io.env, { config: info.clusterConfig, ...(info.clusterCaData ? { caData: info.clusterCaData } : {}) });
   if (parsed.help) {
     io.stdout(GET_TOKEN_HELP);
     return 0;
   }
-  const { provider, ui, cache, forceRefresh } = parsed.flags;
-  const info = parseExecInfo(io.env.KUBERNETES_EXEC_INFO, io.stdinIsTTY);
+  const { provider, ui, cache, forceRefresh, useAccessToken, notices } = parsed.flags;
   const reply = await send(
     io,
-    { ...envelope(), op: 'token', provider, ui, cache, forceRefresh, apiVersion: info.apiVersion, interactive: info.interactive, env: pickEnv(io.env) },
+    { ...envelope(), op: 'token', provider, ui, cache, forceRefresh, useAccessToken, notices, apiVersion: info.apiVersion, interactive: info.interactive, env: pickEnv(io.env) },
     { timeoutMs: (ui.authenticationTimeoutSec + 60) * 1000 },
   );
   io.stdout(renderExecCredential(info.apiVersion, reply.token, reply.expiresAt));

@@ -1,4 +1,4 @@
-import type { Reply, Request } from '../protocol.js';
+import type { Caller, Reply, Request } from '../protocol.js';
 
 /** Everything a command touches of the outside world; tests pass their own. */
 export interface Io {
@@ -12,11 +12,13 @@ export interface Io {
   stderr(text: string): void;
   /** The program and arguments that run `kubectl-oidc`; `agent --daemon` is appended to start the agent. */
   self: string[];
+  /** Ask the person at the terminal; default: /dev/tty (tests may answer instead). */
+  prompt?: Caller['prompt'];
   /** Loads the heavy half (the agent's request handler, the OIDC stack, the stores) for work in this process. */
   loadInProcess(): Promise<InProcess>;
 }
 
 export interface InProcess {
   /** The agent's request handler, run in this process: the same answers, or the same errors, as over the socket. */
-  handleInProcess(req: Request, notify: (message: string) => void, env: Record<string, string | undefined>): Promise<Reply>;
+  handleInProcess(req: Request, caller: Caller, env: Record<string, string | undefined>): Promise<Reply>;
 }

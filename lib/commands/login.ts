@@ -20,10 +20,10 @@ export async function loginCommand(io: Io): Promise<number> {
     io.stdout(HELP);
     return 0;
   }
-  const { provider, ui, cache, forceRefresh } = parsed.flags;
+  const { provider, ui, cache, forceRefresh, useAccessToken, notices } = parsed.flags;
   const reply = await send(
     io,
-    { ...envelope(), op: 'token', provider, ui, cache, forceRefresh, apiVersion: 'client.authentication.k8s.io/v1', interactive: true, env: pickEnv(io.env) },
+    { ...envelope(), op: 'token', provider, ui, cache, forceRefresh, useAccessToken, notices, apiVersion: 'client.authentication.k8s.io/v1', interactive: true, env: pickEnv(io.env) },
     { timeoutMs: (ui.authenticationTimeoutSec + 60) * 1000 },
   );
   const who = identityOf(claimsOf(reply.token));

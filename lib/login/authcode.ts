@@ -1,16 +1,21 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { OidcError } from '../errors.js';
 import { printable as clean, type Logger } from '../log.js';
-import type { UiConfig } from '../config.js';
+import type { PkceMethod, UiConfig } from '../config.js';
 import type { IssuerClient } from '../oidc/issuer.js';
 import type { TokenSet } from '../store/types.js';
 import { openBrowser as defaultOpenBrowser } from './browser.js';
 import { startLoopback } from './loopback.js';
+import { tokensOf } from './grant.js';
 
-/** What one login needs from the caller that starts it: its UI settings and its environment (display, browser, proxies). */
+/** What one login needs from the caller that starts it: its UI settings, its environment (display, browser, proxies), its terminal. */
 export interface LoginRequest {
   ui: UiConfig;
   env: Record<string, string>;
+  /** kubectl's spec.interactive: a person is at a terminal (auto picks the browser flow only then). */
+  interactive: boolean;
+  /** Ask the person at the starting caller's terminal; null when there is none. */
+  prompt(message: string, secret: boolean): Promise<string | null>;
 }
 
 export interface LoginIo {
@@ -20,7 +25,7 @@ export interface LoginIo {
   openBrowser?: typeof defaultOpenBrowser;
 }
 
-const random = () => randomBytes(32).toString('base64url');
+export const random = () => randomBytes(32).toString('base64url');
 
 /**
  * The browser login: authorization code with PKCE (S256) through a loopback listener. Owns the
@@ -28,16 +33,16 @@ const random = () => randomBytes(32).toString('base64url');
  */
 export async function loginWithBrowser(issuer: IssuerClient, req: LoginRequest, io: LoginIo, signal: AbortSignal): Promise<TokenSet> {
   const call = { network: req.env, signal };
+  const caps = await issuer.capabilities(call);
+  const pkce = pkceFor(req.ui.pkceMethod, caps.pkceS256);
   const state = random();
   const nonce = random();
-  const verifier = random();
-  const challenge = createHash('sha256').update(verifier).digest('base64url');
   const timeoutMs = req.ui.authenticationTimeoutSec * 1000;
-  const loopback = await startLoopback(req.ui.listenAddress, state);
+  const tls = req.ui.localServerCert && req.ui.localServerKey ? { cert: req.ui.localServerCert, key: req.ui.localServerKey } : undefined;
+  const loopback = await startLoopback(req.ui.listenAddress, state, tls);
   try {
-    const redirectUri = req.ui.redirectUrl ?? `http://localhost:${loopback.port}`;
-    const url = await issuer.authorizationUrl({ redirectUri, state, nonce, codeChallenge: challenge }, call);
-    const requireIss = await issuer.requiresCallbackIss(call);
+    const redirectUri = req.ui.redirectUrl ?? `${loopback.scheme}://${req.ui.redirectHostname ?? 'localhost'}:${loopback.port}`;
+    const url = await issuer.authorizationUrl({ redirectUri, state, nonce, ...(pkce ? { codeChallenge: pkce.challenge } : {}), extra: req.ui.authRequestExtraParams }, call);
     await present(url, req, io);
     const { params, respond } = await raceAbort(loopback.callback, signal, timeoutMs);
     try {
@@ -50,14 +55,13 @@ export async function loginWithBrowser(issuer: IssuerClient, req: LoginRequest, 
       }
       const iss = params.get('iss');
       // RFC 9207: one agent serves several issuers, so a callback must prove which one it is from.
-      if (iss === null ? requireIss : iss !== issuer.issuerUrl) throw new OidcError('E_LOGIN_FAILED', 'the login callback came from another issuer (iss mismatch)');
+      if (iss === null ? caps.callbackIss : iss !== issuer.issuerUrl) throw new OidcError('E_LOGIN_FAILED', 'the login callback came from another issuer (iss mismatch)');
       const code = params.get('code');
       if (!code) throw new OidcError('E_LOGIN_FAILED', 'the login callback carried no authorization code');
-      const grant = await issuer.exchangeCode({ code, redirectUri, codeVerifier: verifier }, call);
-      if (!grant.idToken) throw new OidcError('E_ISSUER_RESPONSE', 'the issuer returned no ID token', { hint: 'make sure the scope "openid" is allowed for this client' });
-      const v = await issuer.verify(grant.idToken, { nonce }, call);
-      respond(true, 'You are logged in to kubectl. You can close this tab and return to the terminal.');
-      return { idToken: grant.idToken, expiresAt: v.expiresAt, issuedAt: v.issuedAt, ...(grant.refreshToken ? { refreshToken: grant.refreshToken } : {}) };
+      const grant = await issuer.exchangeCode({ code, redirectUri, ...(pkce ? { codeVerifier: pkce.verifier } : {}) }, call);
+      const tokens = await tokensOf(issuer, grant, nonce, call);
+      respond(true, 'You are logged in to kubectl. You can close this tab and return to the terminal.', req.ui.openUrlAfterAuthentication);
+      return tokens;
     } catch (err) {
       respond(false, `${(err as Error).message}. Return to the terminal for details.`);
       throw err;
@@ -67,13 +71,21 @@ export async function loginWithBrowser(issuer: IssuerClient, req: LoginRequest, 
   }
 }
 
-async function present(url: string, req: LoginRequest, io: LoginIo): Promise<void> {
+/** PKCE S256, unless turned off, or `auto` and the issuer lists methods without S256 (kubelogin's rule). */
+export function pkceFor(method: PkceMethod, issuerListsS256: boolean | undefined): { verifier: string; challenge: string } | undefined {
+  if (method === 'no' || (method === 'auto' && issuerListsS256 === false)) return undefined;
+  const verifier = random();
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+/** Show the URL to every waiting caller and, unless told not to, open the browser at it. */
+export async function present(url: string, req: LoginRequest, io: LoginIo, what = 'log in'): Promise<void> {
   if (req.ui.skipOpenBrowser) {
-    io.show(`Open this URL in your browser to log in:\n  ${url}`);
+    io.show(`Open this URL in your browser to ${what}:\n  ${url}`);
     return;
   }
-  io.show(`Opening your browser to log in. If it does not open, visit:\n  ${url}`);
-  io.log.info('opening the browser for a login');
+  io.show(`Opening your browser to ${what}. If it does not open, visit:\n  ${url}`);
+  io.log.info(`opening the browser to ${what}`);
   const open = io.openBrowser ?? defaultOpenBrowser;
   await open(url, { command: req.ui.browserCommand, env: { ...process.env, ...req.env } }).catch((err: Error) => {
     io.show(`Could not start a browser (${err.message}); open the URL above yourself.`);

@@ -1,15 +1,19 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { OidcError } from '../errors.js';
 
 export interface CallbackResult {
   params: URLSearchParams;
-  /** Answer the browser once the code exchange is done, so the page tells the truth. */
-  respond(ok: boolean, message: string): void;
+  /** Answer the browser once the code exchange is done, so the page tells the truth; `redirect` sends it elsewhere on success. */
+  respond(ok: boolean, message: string, redirect?: string): void;
 }
 
 export interface Loopback {
   port: number;
+  /** 'https' with --local-server-cert/--local-server-key. */
+  scheme: 'http' | 'https';
   /** Resolves with the first callback whose `state` matches; every other request gets a 400. */
   callback: Promise<CallbackResult>;
   close(): void;
@@ -23,11 +27,19 @@ export function parseListenAddress(address: string): { host: string; port: numbe
 }
 
 /** Bind the first free address of the list (kubelogin's default: 127.0.0.1:8000, then 127.0.0.1:18000). */
-export async function startLoopback(addresses: readonly string[], expectedState: string): Promise<Loopback> {
+export async function startLoopback(addresses: readonly string[], expectedState: string, tls?: { cert: string; key: string }): Promise<Loopback> {
   let lastError: unknown;
+  let creds: { cert: Buffer; key: Buffer } | undefined;
+  if (tls) {
+    try {
+      creds = { cert: readFileSync(tls.cert), key: readFileSync(tls.key) };
+    } catch (cause) {
+      throw new OidcError('E_CONFIG', `cannot read --local-server-cert/--local-server-key: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause });
+    }
+  }
   for (const address of addresses) {
     const { host, port } = parseListenAddress(address);
-    const server = createServer();
+    const server: Server = creds ? createHttpsServer(creds) : createServer();
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -37,7 +49,7 @@ export async function startLoopback(addresses: readonly string[], expectedState:
       lastError = err;
       continue;
     }
-    return serve(server, expectedState);
+    return serve(server, expectedState, creds ? 'https' : 'http');
   }
   throw new OidcError('E_CONFIG', `cannot listen for the login callback on ${addresses.join(' or ')}: ${(lastError as NodeJS.ErrnoException)?.code ?? lastError}`, {
     cause: lastError,
@@ -45,7 +57,7 @@ export async function startLoopback(addresses: readonly string[], expectedState:
   });
 }
 
-function serve(server: Server, expectedState: string): Loopback {
+function serve(server: Server, expectedState: string, scheme: 'http' | 'https'): Loopback {
   let settle!: (r: CallbackResult) => void;
   const callback = new Promise<CallbackResult>((resolve) => (settle = resolve));
   let done = false;
@@ -59,7 +71,11 @@ function serve(server: Server, expectedState: string): Loopback {
     done = true;
     settle({
       params,
-      respond(ok, message) {
+      respond(ok, message, redirect) {
+        if (ok && redirect) {
+          res.writeHead(302, { location: redirect, 'cache-control': 'no-store', connection: 'close' }).end();
+          return;
+        }
         page(res, ok ? 200 : 400, ok ? 'Logged in' : 'Login failed', message);
       },
     });
@@ -67,6 +83,7 @@ function serve(server: Server, expectedState: string): Loopback {
   server.keepAliveTimeout = 1_000;
   return {
     port: (server.address() as AddressInfo).port,
+    scheme,
     callback,
     close() {
       server.close();

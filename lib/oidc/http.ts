@@ -20,6 +20,8 @@ export interface HttpOptions {
   /** The caller's network settings (HTTPS_PROXY, NO_PROXY, ...): the agent's own env may be stale. */
   network?: Env;
   timeoutMs?: number;
+  /** --insecure-skip-tls-verify: accept any certificate (the login says so, loudly). */
+  insecure?: boolean;
 }
 
 function extraSystemCAs(env: Env): string[] {
@@ -38,7 +40,7 @@ export function createHttp(opts: HttpOptions): Http {
   // The custom CA is added to the system roots, not instead of them (an issuer behind a public CA
   // and a proxy with a corporate CA both keep working).
   const ca = custom.length === 0 ? undefined : [...rootCertificates, ...extraSystemCAs(opts.network ?? {}), ...custom];
-  const tls = ca ? { ca } : {};
+  const tls = opts.insecure ? { rejectUnauthorized: false } : ca ? { ca } : {};
   const env = opts.network ?? process.env;
   const pick = (a: string, b: string) => env[a] || env[b] || undefined;
   const httpsProxy = pick('HTTPS_PROXY', 'https_proxy');

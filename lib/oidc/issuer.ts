@@ -2,7 +2,7 @@ import * as oc from 'openid-client';
 import { OidcError, oidcCause } from '../errors.js';
 import { printable as clean } from '../log.js';
 import type { ProviderConfig } from '../config.js';
-import { scopesFor } from '../config.js';
+import { audiencesFor, scopesFor } from '../config.js';
 import { createHttp, httpStatusError, type Env, type Http } from './http.js';
 import { createKeyCache, type KeyCache } from './keys.js';
 import { verifyIdToken, type VerifiedIdToken } from './verify.js';
@@ -24,26 +24,49 @@ export interface Call {
 export interface GrantResponse {
   idToken?: string;
   refreshToken?: string;
+  accessToken?: string;
+  /** The access token's lifetime in seconds, as the token endpoint said. */
+  expiresIn?: number;
 }
 
 export interface AuthorizationParams {
   redirectUri: string;
   state: string;
   nonce: string;
-  codeChallenge: string;
+  /** Absent when PKCE is off (--oidc-pkce-method=no, or auto with an issuer that lists no S256). */
+  codeChallenge?: string;
+  /** --oidc-auth-request-extra-params; they never override the parameters above. */
+  extra?: Record<string, string>;
 }
 
 export interface IssuerClient {
   readonly issuerUrl: string;
+  /** --insecure-skip-tls-verify: every login says so. */
+  readonly insecure: boolean;
   authorizationUrl(p: AuthorizationParams, call: Call): Promise<string>;
-  /** True when discovery says the callback carries `iss` (RFC 9207), so it must be checked. */
-  requiresCallbackIss(call: Call): Promise<boolean>;
+  /** What discovery says this issuer supports. */
+  capabilities(call: Call): Promise<{ callbackIss: boolean; pkceS256: boolean | undefined; deviceCode: boolean; grantTypes: string[] | undefined }>;
+  /** The device authorization grant (RFC 8628): start it, then poll until the person approves (or the signal ends it). */
+  deviceAuthorization(call: Call): Promise<DeviceAuthorization>;
+  pollDevice(d: DeviceAuthorization, call: Call): Promise<GrantResponse>;
+  /** The resource owner password grant (Dex's password connector). */
+  passwordGrant(username: string, password: string, call: Call): Promise<GrantResponse>;
   /** The code grant; its answer is verified by the caller with `verify` (the nonce is the login's). */
-  exchangeCode(p: { code: string; redirectUri: string; codeVerifier: string }, call: Call): Promise<GrantResponse>;
+  exchangeCode(p: { code: string; redirectUri: string; codeVerifier?: string }, call: Call): Promise<GrantResponse>;
   /** Spends `refreshToken`. A 4xx answer is E_REFRESH_REJECTED, whatever its body (some issuers send none). */
   refreshGrant(refreshToken: string, call: Call): Promise<GrantResponse>;
   verify(idToken: string, opts: { nonce?: string }, call: Call): Promise<VerifiedIdToken>;
   close(): Promise<void>;
+}
+
+export interface DeviceAuthorization {
+  userCode: string;
+  verificationUri: string;
+  verificationUriComplete?: string;
+  expiresIn: number;
+  interval: number;
+  /** openid-client's own response object, handed back to pollDevice. */
+  raw: unknown;
 }
 
 export interface IssuerDeps {
@@ -66,7 +89,7 @@ export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): 
     if (h) {
       https.delete(id); // most recently used last
     } else {
-      h = makeHttp({ cas: deps.cas, network, timeoutMs: REQUEST_TIMEOUT_MS });
+      h = makeHttp({ cas: deps.cas, network, timeoutMs: REQUEST_TIMEOUT_MS, insecure: provider.insecureSkipTlsVerify });
       while (https.size >= MAX_HTTP_CLIENTS) {
         const [oldId, old] = https.entries().next().value!;
         https.delete(oldId);
@@ -120,25 +143,84 @@ export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): 
   const grant = (r: oc.TokenEndpointResponse): GrantResponse => ({
     ...(r.id_token ? { idToken: r.id_token } : {}),
     ...(r.refresh_token ? { refreshToken: r.refresh_token } : {}),
+    ...(r.access_token ? { accessToken: r.access_token } : {}),
+    ...(typeof r.expires_in === 'number' ? { expiresIn: r.expires_in } : {}),
   });
 
   return {
     issuerUrl: provider.issuerUrl,
+    insecure: provider.insecureSkipTlsVerify,
     async authorizationUrl(p, call) {
       const { config } = await configFor(call);
       return oc.buildAuthorizationUrl(config, {
+        ...p.extra,
         redirect_uri: p.redirectUri,
         scope: scopesFor(provider).join(' '),
         state: p.state,
         nonce: p.nonce,
-        code_challenge: p.codeChallenge,
-        code_challenge_method: 'S256',
+        ...(p.codeChallenge ? { code_challenge: p.codeChallenge, code_challenge_method: 'S256' } : {}),
       }).href;
     },
 
-    async requiresCallbackIss(call) {
+    async capabilities(call) {
       const { meta } = await discover(call);
-      return meta.authorization_response_iss_parameter_supported === true;
+      const methods = meta.code_challenge_methods_supported;
+      return {
+        callbackIss: meta.authorization_response_iss_parameter_supported === true,
+        pkceS256: Array.isArray(methods) ? methods.includes('S256') : undefined,
+        deviceCode: typeof meta.device_authorization_endpoint === 'string',
+        grantTypes: Array.isArray(meta.grant_types_supported) ? meta.grant_types_supported : undefined,
+      };
+    },
+
+    async deviceAuthorization(call) {
+      const { config } = await configFor(call);
+      if (!config.serverMetadata().device_authorization_endpoint) {
+        throw new OidcError('E_CONFIG', "the issuer's discovery document lists no device_authorization_endpoint", { hint: 'use --grant-type=authcode or authcode-keyboard' });
+      }
+      try {
+        const r = await oc.initiateDeviceAuthorization(config, { scope: scopesFor(provider).join(' ') });
+        return {
+          userCode: r.user_code,
+          verificationUri: r.verification_uri,
+          ...(r.verification_uri_complete ? { verificationUriComplete: r.verification_uri_complete } : {}),
+          expiresIn: r.expires_in,
+          interval: r.interval ?? 5,
+          raw: r,
+        };
+      } catch (err) {
+        throw issuerError(err, 'the device authorization request');
+      }
+    },
+
+    async pollDevice(d, call) {
+      const { config } = await configFor(call);
+      try {
+        // openid-client polls at the issuer's interval, keeps going through authorization_pending and backs off on slow_down.
+        return grant(await oc.pollDeviceAuthorizationGrant(config, d.raw as oc.DeviceAuthorizationResponse, undefined, { signal: call.signal }));
+      } catch (err) {
+        const oauth = (err as { error?: unknown }).error;
+        if (oauth === 'access_denied') throw new OidcError('E_LOGIN_FAILED', 'the device login was denied', { cause: err });
+        if (oauth === 'expired_token') throw new OidcError('E_LOGIN_TIMEOUT', 'the device code expired before anyone approved it', { cause: err, hint: 'run the command again' });
+        throw issuerError(err, 'the device code poll');
+      }
+    },
+
+    async passwordGrant(username, password, call) {
+      const { config } = await configFor(call);
+      try {
+        return grant(await oc.genericGrantRequest(config, 'password', { username, password, scope: scopesFor(provider).join(' ') }));
+      } catch (err) {
+        const status = statusOf(err);
+        if (status !== undefined && status >= 400 && status < 500) {
+          const oauth = (err as { error?: unknown }).error;
+          throw new OidcError('E_LOGIN_FAILED', `the issuer refused the password login${typeof oauth === 'string' ? ` (${clean(oauth)})` : ''}`, {
+            cause: err,
+            hint: 'check the username and password (KUBECTL_OIDC_PASSWORD), and that the client may use the password grant',
+          });
+        }
+        throw issuerError(err, 'the password grant');
+      }
     },
 
     async exchangeCode(p, call) {
@@ -146,7 +228,7 @@ export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): 
       try {
         // genericGrantRequest sends redirect_uri exactly as registered (authorizationCodeGrant would
         // normalise http://localhost:8000 to http://localhost:8000/, which Dex then rejects).
-        return grant(await oc.genericGrantRequest(config, 'authorization_code', { code: p.code, redirect_uri: p.redirectUri, code_verifier: p.codeVerifier }));
+        return grant(await oc.genericGrantRequest(config, 'authorization_code', { code: p.code, redirect_uri: p.redirectUri, ...(p.codeVerifier ? { code_verifier: p.codeVerifier } : {}) }));
       } catch (err) {
         throw issuerError(err, 'the code exchange');
       }
@@ -173,7 +255,7 @@ export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): 
       const http = httpFor(call.network);
       return verifyIdToken(idToken, keys.resolver(http, call.signal), {
         issuer: provider.issuerUrl,
-        clientId: provider.clientId,
+        audiences: audiencesFor(provider),
         ...(opts.nonce !== undefined ? { nonce: opts.nonce } : {}),
         now: new Date(deps.now()),
       });

@@ -12,7 +12,8 @@ export interface VerifiedIdToken {
 
 export interface VerifyOptions {
   issuer: string;
-  clientId: string;
+  /** The audiences a token must be for: the client ID, or X of Dex's `audience:server:client_id:X` scope. */
+  audiences: string[];
   /** Required on login; absent on refresh (Dex and others omit it there). */
   nonce?: string;
   now: Date;
@@ -21,7 +22,7 @@ export interface VerifyOptions {
 export async function verifyIdToken(idToken: string, keys: JWTVerifyGetKey, opts: VerifyOptions): Promise<VerifiedIdToken> {
   const checks: JWTVerifyOptions = {
     issuer: opts.issuer,
-    audience: opts.clientId,
+    audience: opts.audiences,
     algorithms: ALLOWED_ALGORITHMS,
     requiredClaims: ['exp', 'sub'],
     currentDate: opts.now,

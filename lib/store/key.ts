@@ -18,11 +18,13 @@ export interface KeyInput {
   scopes: readonly string[];
   /** sha256 of the custom CA bundle, '' when the system roots are used. */
   caDigest: string;
+  /** --insecure-skip-tls-verify: a session that trusts anyone is not the one that trusts the CA. */
+  insecure?: boolean;
 }
 
 /** The session key: names the cache file, the lock and the keyring item. Hex, filename-safe. */
 export function sessionKey(input: KeyInput): string {
   const scopes = [...new Set(input.scopes)].sort();
-  const json = canonicalJson({ v: 1, issuerUrl: input.issuerUrl, clientId: input.clientId, scopes, caDigest: input.caDigest });
+  const json = canonicalJson({ v: 1, issuerUrl: input.issuerUrl, clientId: input.clientId, scopes, caDigest: input.caDigest, insecure: input.insecure === true ? true : undefined });
   return createHash('sha256').update(json).digest('hex');
 }

@@ -7,6 +7,9 @@ export interface TokenSet {
   expiresAt: number;
   /** The ID token's `iat`, in seconds since the epoch (used to size the refresh margin). */
   issuedAt: number;
+  /** For --oidc-use-access-token: the access token from the same grant, and when it expires (seconds). */
+  accessToken?: string;
+  accessExpiresAt?: number;
 }
 
 export type StorageKind = 'file' | 'keyring' | 'none';
@@ -32,5 +35,7 @@ export function parseTokenSet(value: unknown): TokenSet | undefined {
   if (v.refreshToken !== undefined && typeof v.refreshToken !== 'string') return undefined;
   const out: TokenSet = { idToken: v.idToken, expiresAt: v.expiresAt, issuedAt: v.issuedAt };
   if (typeof v.refreshToken === 'string' && v.refreshToken.length > 0) out.refreshToken = v.refreshToken;
+  if (typeof v.accessToken === 'string' && v.accessToken.length > 0) out.accessToken = v.accessToken;
+  if (typeof v.accessExpiresAt === 'number' && Number.isFinite(v.accessExpiresAt)) out.accessExpiresAt = v.accessExpiresAt;
   return out;
 }

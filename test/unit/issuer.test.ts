@@ -25,7 +25,7 @@ function client(token: (init: { signal?: AbortSignal | undefined }) => Promise<R
     return new Response('not found', { status: 404 });
   };
   const http: Http = { fetch, close: async () => {} };
-  const c = createIssuerClient({ issuerUrl: ISSUER, clientId: 'kubectl', extraScopes: [], caFiles: [], caData: [] }, { cas: [], now: Date.now, createHttp: () => http });
+  const c = createIssuerClient({ issuerUrl: ISSUER, clientId: 'kubectl', extraScopes: [], caFiles: [], caData: [], offlineAccess: true, insecureSkipTlsVerify: false }, { cas: [], now: Date.now, createHttp: () => http });
   return { c, calls };
 }
 // AbortSignal.timeout's timers do not keep the event loop alive (real sockets would): this does, for the tests' sake.

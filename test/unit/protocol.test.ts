@@ -5,7 +5,7 @@ import { VERSION } from '../../lib/version.js';
 import { isOidcError } from '../../lib/errors.js';
 
 const provider = { issuerUrl: 'https://i.example/dex', clientId: 'c', extraScopes: [], caFiles: [], caData: [] };
-const ui = { listenAddress: ['127.0.0.1:0'], skipOpenBrowser: false, authenticationTimeoutSec: 180 };
+const ui = { grantType: 'auto', listenAddress: ['127.0.0.1:0'], skipOpenBrowser: false, authenticationTimeoutSec: 180, pkceMethod: 'auto', authRequestExtraParams: {}, keyboardRedirectUrl: 'urn:ietf:wg:oauth:2.0:oob' };
 const cache = { storage: 'file' };
 const v = { v: PROTOCOL_VERSION, version: VERSION };
 

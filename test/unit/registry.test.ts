@@ -19,8 +19,12 @@ function setup(opts: { maxSessions?: number; idleMs?: number; now?: () => number
     counts.issuers++;
     const issuer: IssuerClient = {
       issuerUrl: provider.issuerUrl,
+      insecure: false,
       authorizationUrl: async () => 'https://issuer.example/auth?x',
-      requiresCallbackIss: async () => false,
+      capabilities: async () => ({ callbackIss: false, pkceS256: true, deviceCode: false, grantTypes: undefined }),
+      deviceAuthorization: async () => assert.fail('no device flow expected'),
+      pollDevice: async () => assert.fail('no device flow expected'),
+      passwordGrant: async () => assert.fail('no password grant expected'),
       exchangeCode: async () => assert.fail('no code exchange expected'),
       refreshGrant: async () => assert.fail('no refresh expected'),
       verify: async () => assert.fail('no verify expected'),
@@ -49,10 +53,12 @@ function setup(opts: { maxSessions?: number; idleMs?: number; now?: () => number
     },
   });
   const flags: TokenFlags = {
-    provider: { issuerUrl: 'https://issuer.example/dex', clientId: 'c', extraScopes: [], caFiles: [], caData: [] },
-    ui: { listenAddress: ['127.0.0.1:0'], skipOpenBrowser: false, authenticationTimeoutSec: 30 },
+    provider: { issuerUrl: 'https://issuer.example/dex', clientId: 'c', extraScopes: [], caFiles: [], caData: [], offlineAccess: true, insecureSkipTlsVerify: false },
+    ui: { grantType: 'authcode', listenAddress: ['127.0.0.1:0'], skipOpenBrowser: false, authenticationTimeoutSec: 30, pkceMethod: 'auto', authRequestExtraParams: {}, keyboardRedirectUrl: 'urn:ietf:wg:oauth:2.0:oob' },
     cache: { storage: 'file', dir },
     forceRefresh: false,
+    useAccessToken: false,
+    notices: [],
   };
   return { registry, counts, flags, dir, store };
 }
@@ -68,7 +74,7 @@ test('a session is found by its identity, whatever the caller\'s proxy variables
   const { sessionKey } = await import('../../lib/store/key.js');
   const key = sessionKey({ issuerUrl: flags.provider.issuerUrl, clientId: 'c', scopes: ['openid', 'offline_access'], caDigest: '' });
   await seed(store, key);
-  const call = (env: Record<string, string>, ui = flags.ui) => registry.getToken({ flags: { ...flags, ui }, interactive: false, env, notify: () => {} });
+  const call = (env: Record<string, string>, ui = flags.ui) => registry.getToken({ flags: { ...flags, ui }, interactive: false, env, caller: { notify: () => {}, prompt: async () => null } });
   await Promise.all([call({}), call({ NO_PROXY: 'localhost' }), call({ HTTPS_PROXY: 'http://proxy:3128', no_proxy: '.corp' }), call({}, { ...flags.ui, browserCommand: 'firefox' })]);
   assert.equal(registry.status().length, 1, 'one session');
   assert.equal(registry.status()[0]!.key, key, 'keyed by the identity the store uses');
@@ -93,7 +99,7 @@ test('a different scope set is a different session; a CA file that changes in pl
   const provider = { ...flags.provider, caFiles: [caPath] };
   const keys = new Set<string>();
   const call = async (p = provider) => {
-    await registry.getToken({ flags: { ...flags, provider: p, ui: flags.ui }, interactive: false, env: {}, notify: () => {} });
+    await registry.getToken({ flags: { ...flags, provider: p, ui: flags.ui }, interactive: false, env: {}, caller: { notify: () => {}, prompt: async () => null } });
     for (const s of registry.status()) keys.add(s.key);
   };
   await call();
@@ -112,12 +118,12 @@ test('the registry is capped, and sessions unused for the idle time are dropped'
   const { registry, flags } = setup({ maxSessions: 5, idleMs: 60_000, now: () => clock });
   for (let i = 0; i < 40; i++) {
     await registry
-      .getToken({ flags: { ...flags, provider: { ...flags.provider, clientId: `c${i}` }, ui: flags.ui }, interactive: false, env: { NO_PROXY: `h${i}` }, notify: () => {} })
+      .getToken({ flags: { ...flags, provider: { ...flags.provider, clientId: `c${i}` }, ui: flags.ui }, interactive: false, env: { NO_PROXY: `h${i}` }, caller: { notify: () => {}, prompt: async () => null } })
       ;
   }
   assert.ok(registry.size.sessions <= 5, `at most 5 sessions in memory (${registry.size.sessions})`);
   clock += 61_000;
-  await registry.getToken({ flags: { ...flags, ui: flags.ui }, interactive: false, env: {}, notify: () => {} }).catch(() => {});
+  await registry.getToken({ flags: { ...flags, ui: flags.ui }, interactive: false, env: {}, caller: { notify: () => {}, prompt: async () => null } }).catch(() => {});
   assert.equal(registry.size.sessions, 1, 'the idle ones are gone');
   await registry.close();
 });
@@ -125,7 +131,7 @@ test('the registry is capped, and sessions unused for the idle time are dropped'
 test('concurrent first requests share one session, one store, one login; the store notice is said once; every caller sees the URL', async () => {
   const { registry, counts, flags } = setup();
   const notices: string[] = [];
-  const tokens = await Promise.all(Array.from({ length: 20 }, () => registry.getToken({ flags, interactive: false, env: {}, notify: (m) => notices.push(m) })));
+  const tokens = await Promise.all(Array.from({ length: 20 }, () => registry.getToken({ flags, interactive: false, env: {}, caller: { notify: (m: string) => notices.push(m), prompt: async () => null } })));
   assert.equal(new Set(tokens.map((t) => t.idToken)).size, 1);
   assert.deepEqual({ stores: counts.stores, issuers: counts.issuers, logins: counts.logins }, { stores: 1, issuers: 1, logins: 1 });
   assert.equal(notices.filter((n) => n.includes('keeping tokens')).length, 1);

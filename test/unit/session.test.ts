@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Session, isFresh, refreshMargin, LOGIN_COOLDOWN_MS, type SessionDeps, type TokenContext } from '../../lib/agent/session.js';
 import type { UiConfig } from '../../lib/config.js';
 
-const ui: UiConfig = { listenAddress: ['127.0.0.1:0'], skipOpenBrowser: false, authenticationTimeoutSec: 30 };
+const ui: UiConfig = { grantType: 'authcode', listenAddress: ['127.0.0.1:0'], skipOpenBrowser: false, authenticationTimeoutSec: 30, pkceMethod: 'auto', authRequestExtraParams: {}, keyboardRedirectUrl: 'urn:ietf:wg:oauth:2.0:oob' };
 import { createMemoryStore } from '../../lib/store/file.js';
 import { OidcError, isOidcError } from '../../lib/errors.js';
 import { silentLogger } from '../../lib/log.js';
@@ -85,7 +85,7 @@ function rig(opts: { ttl?: number } = {}) {
     deps, store, counts, valid, knobs, oidc,
     advance: (sec: number) => (clock += sec * 1000),
     setLogin: (f: SessionDeps['login']) => (loginImpl = f),
-    ctx: (interactive = true, more: Partial<TokenContext> = {}): TokenContext => ({ interactive, forceRefresh: false, notify: () => {}, ui, env: {}, ...more }),
+    ctx: (interactive = true, more: Partial<TokenContext> = {}): TokenContext => ({ interactive, forceRefresh: false, caller: { notify: () => {}, prompt: async () => null }, ui, env: {}, ...more }),
   };
 }
 
@@ -100,7 +100,7 @@ test('no session: one login for many concurrent callers, all get the same token 
   const r = rig();
   const s = new Session(r.deps);
   const seen: string[] = [];
-  const results = await Promise.all(Array.from({ length: 20 }, () => s.getToken(r.ctx(true, { notify: (m) => seen.push(m) }))));
+  const results = await Promise.all(Array.from({ length: 20 }, () => s.getToken(r.ctx(true, { caller: { notify: (m: string) => seen.push(m), prompt: async () => null } }))));
   assert.equal(r.counts.login, 1);
   assert.equal(new Set(results.map((t) => t.idToken)).size, 1);
   assert.equal(seen.length, 20, 'every waiting caller is shown the login URL');

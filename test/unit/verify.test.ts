@@ -20,7 +20,7 @@ function claims(over: Record<string, unknown> = {}) {
 const sign = (c: Record<string, unknown>, k = key.privateKey, kid = 'k1') =>
   new SignJWT(c).setProtectedHeader({ alg: 'RS256', kid }).sign(k);
 
-const opts = { issuer, clientId, nonce: 'n1', now };
+const opts = { issuer, audiences: [clientId], nonce: 'n1', now };
 
 async function rejects(token: string, pattern: RegExp, o = opts) {
   await assert.rejects(verifyIdToken(token, keys, o), (e) => {
@@ -64,5 +64,5 @@ test('garbage is rejected, not thrown as something else', async () => rejects('n
 test('no nonce expected on refresh: a token without nonce verifies', async () => {
   const c = claims();
   delete (c as Record<string, unknown>).nonce;
-  await verifyIdToken(await sign(c), keys, { issuer, clientId, now });
+  await verifyIdToken(await sign(c), keys, { issuer, audiences: [clientId], now });
 });
