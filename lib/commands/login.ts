@@ -27,6 +27,10 @@ export async function loginCommand(io: Io): Promise<number> {
     { timeoutMs: (ui.authenticationTimeoutSec + 60) * 1000 },
   );
   const who = identityOf(claimsOf(reply.token));
-  io.stderr(`kubectl-oidc: logged in as ${who.email ?? who.subject ?? 'unknown user'}; ID token valid until ${new Date(reply.expiresAt * 1000).toISOString()}\n`);
+  io.stderr(
+    `kubectl-oidc: logged in as ${who.email ?? who.subject ?? 'unknown user'}; ID token valid until ${new Date(reply.expiresAt * 1000).toISOString()}\n` +
+      `  subject: ${who.subject ?? '(none)'}\n  email: ${who.email ?? '(none: add --oidc-extra-scope=email)'}\n` +
+      `  groups: ${who.groups?.join(', ') ?? '(none: add --oidc-extra-scope=groups)'}\n`,
+  );
   return 0;
 }
