@@ -17,9 +17,17 @@ Usage: kubectl oidc COMMAND [flags]
 
 Commands:
   get-token   print an ExecCredential with a verified ID token (kubectl runs this)
-  login       log in now and keep the session
-  logout      forget the session (memory, keyring and token file)
+  setup       log in, then print the kube-apiserver settings and the kubeconfig user (--write-kubeconfig)
+  login       log in now and say who you are (flags, or --context/--user from the kubeconfig)
+  status      list the sessions: user, groups, expiry, refresh, storage (-o json)
+  logout      revoke the refresh token and forget the session (or --all)
   agent       run or manage the per-user token agent (start, stop, status)
+
+Examples:
+  kubectl oidc setup --oidc-issuer-url=https://dex.example.com/dex --oidc-client-id=kubernetes --write-kubeconfig
+  kubectl oidc login --context=prod
+  kubectl oidc status -o json
+  kubectl oidc logout --all
 
 Put this in a kubeconfig user (kubelogin's flag names work unchanged):
   exec:

@@ -31,6 +31,10 @@ export async function runCommand(cmd: string, io: Io): Promise<number> {
       return (await import('./commands/login.js')).loginCommand(io);
     case 'logout':
       return (await import('./commands/logout.js')).logoutCommand(io);
+    case 'setup':
+      return (await import('./commands/setup.js')).setupCommand(io);
+    case 'status':
+      return (await import('./commands/status.js')).statusCommand(io);
     default:
       throw new OidcError('E_USAGE', `unknown command ${JSON.stringify(cmd)}`, { hint: 'run `kubectl oidc --help` for the commands' });
   }

@@ -1,3 +1,4 @@
+import { isAbsolute } from 'node:path';
 import { OidcError, isErrorCode, isOidcError, type ErrorCode } from './errors.js';
 import type { ApiVersion } from './exec-credential.js';
 import { parseCache, parseProvider, parseUi, type CacheConfig, type ProviderConfig, type UiConfig } from './config.js';
@@ -38,11 +39,18 @@ export type TokenRequest = Envelope & {
   interactive: boolean;
   env: Record<string, string>;
 };
-export type LogoutRequest = Envelope & { op: 'logout'; provider: ProviderConfig; cache: CacheConfig };
-export type StatusRequest = Envelope & { op: 'status' };
+/** `env`: the caller's network settings (proxies), for the revocation request. */
+export type LogoutRequest = Envelope & { op: 'logout'; provider: ProviderConfig; cache: CacheConfig; env: Record<string, string> };
+/**
+ * Every session this process and the token files know. Sessions found only on disk are revoked with
+ * the issuer and client named in their ID token, trusting the system roots and `caFiles`/`caData`.
+ */
+export type LogoutAllRequest = Envelope & { op: 'logout-all'; cacheDirs: string[]; caFiles: string[]; caData: string[]; env: Record<string, string> };
+/** `cacheDirs`: token-file dirs to list besides the default one and the sessions' own. */
+export type StatusRequest = Envelope & { op: 'status'; cacheDirs: string[] };
 export type PingRequest = Envelope & { op: 'ping' };
 export type StopRequest = Envelope & { op: 'stop' };
-export type Request = TokenRequest | LogoutRequest | StatusRequest | PingRequest | StopRequest;
+export type Request = TokenRequest | LogoutRequest | LogoutAllRequest | StatusRequest | PingRequest | StopRequest;
 
 /** The one place a request gets its envelope: `{ ...envelope(), op: 'status' }`. */
 export function envelope(): Envelope {
@@ -60,6 +68,8 @@ export interface SessionStatus {
   issuerUrl: string;
   clientId: string;
   storage: string;
+  /** For a session found in a token file: the file's dir. */
+  cacheDir?: string;
   subject?: string;
   email?: string;
   groups?: string[];
@@ -67,6 +77,8 @@ export interface SessionStatus {
   hasRefreshToken: boolean;
   nextRefreshAt?: number;
   busy: boolean;
+  /** In this process's memory (false: only found in a token file). */
+  held: boolean;
 }
 
 export interface LogoutResult {
@@ -76,18 +88,23 @@ export interface LogoutResult {
   problems: string[];
   /** Things worth saying that are not failures (no keyring exists here, so none was checked). */
   notes: string[];
+  /** Refresh tokens revoked at the issuer (where: the issuer URL). */
+  revoked: string[];
+  /** Refresh tokens that could not be revoked, and why: they were still forgotten here. */
+  notRevoked: string[];
 }
 
 export type TokenReply = { t: 'token'; token: string; expiresAt: number };
 export type LogoutReply = { t: 'logged-out' } & LogoutResult;
-export type StatusReply = { t: 'status'; agent: AgentInfo; sessions: SessionStatus[] };
+/** `agent` is absent when no agent answered: the sessions were read from the token files. */
+export type StatusReply = { t: 'status'; agent?: AgentInfo; sessions: SessionStatus[]; notes: string[] };
 export type PongReply = { t: 'pong'; agent: AgentInfo };
 export type StoppingReply = { t: 'stopping' };
 export type Reply = TokenReply | LogoutReply | StatusReply | PongReply | StoppingReply;
 
 export type ReplyFor<R extends Request> = R extends TokenRequest
   ? TokenReply
-  : R extends LogoutRequest
+  : R extends LogoutRequest | LogoutAllRequest
     ? LogoutReply
     : R extends StatusRequest
       ? StatusReply
@@ -95,7 +112,7 @@ export type ReplyFor<R extends Request> = R extends TokenRequest
         ? PongReply
         : StoppingReply;
 
-const REPLY_FOR_OP = { token: 'token', logout: 'logged-out', status: 'status', ping: 'pong', stop: 'stopping' } as const;
+const REPLY_FOR_OP = { token: 'token', logout: 'logged-out', 'logout-all': 'logged-out', status: 'status', ping: 'pong', stop: 'stopping' } as const;
 
 /** Does `reply` answer `req`? The client refuses any other answer. */
 export function answers<R extends Request>(req: R, reply: Reply): reply is ReplyFor<R> {
@@ -167,10 +184,11 @@ function parseAgentInfo(v: unknown): AgentInfo | undefined {
 
 function parseSessionStatus(v: unknown): SessionStatus | undefined {
   if (!isObj(v) || typeof v.key !== 'string' || typeof v.issuerUrl !== 'string' || typeof v.clientId !== 'string' || typeof v.storage !== 'string') return undefined;
-  const s: SessionStatus = { key: v.key, issuerUrl: v.issuerUrl, clientId: v.clientId, storage: v.storage, hasRefreshToken: v.hasRefreshToken === true, busy: v.busy === true };
+  const s: SessionStatus = { key: v.key, issuerUrl: v.issuerUrl, clientId: v.clientId, storage: v.storage, hasRefreshToken: v.hasRefreshToken === true, busy: v.busy === true, held: v.held === true };
   if (typeof v.subject === 'string') s.subject = v.subject;
   if (typeof v.email === 'string') s.email = v.email;
   if (isStrs(v.groups)) s.groups = v.groups;
+  if (typeof v.cacheDir === 'string') s.cacheDir = v.cacheDir;
   if (isNum(v.expiresAt)) s.expiresAt = v.expiresAt;
   if (isNum(v.nextRefreshAt)) s.nextRefreshAt = v.nextRefreshAt;
   return s;
@@ -191,18 +209,20 @@ export function parseFrame(v: unknown): Frame {
       if (typeof v.token === 'string' && v.token.length > 0 && isNum(v.expiresAt)) return { t: 'token', token: v.token, expiresAt: v.expiresAt };
       break;
     case 'logged-out':
-      if (isStrs(v.cleared) && isStrs(v.problems) && isStrs(v.notes)) return { t: 'logged-out', cleared: v.cleared, problems: v.problems, notes: v.notes };
+      if (isStrs(v.cleared) && isStrs(v.problems) && isStrs(v.notes) && isStrs(v.revoked) && isStrs(v.notRevoked)) {
+        return { t: 'logged-out', cleared: v.cleared, problems: v.problems, notes: v.notes, revoked: v.revoked, notRevoked: v.notRevoked };
+      }
       break;
     case 'status': {
-      const agent = parseAgentInfo(v.agent);
-      if (!agent || !Array.isArray(v.sessions)) break;
+      const agent = v.agent === undefined ? undefined : parseAgentInfo(v.agent);
+      if ((v.agent !== undefined && !agent) || !Array.isArray(v.sessions) || !isStrs(v.notes)) break;
       const sessions: SessionStatus[] = [];
       for (const raw of v.sessions) {
         const s = parseSessionStatus(raw);
         if (!s) throw bad();
         sessions.push(s);
       }
-      return { t: 'status', agent, sessions };
+      return { t: 'status', ...(agent ? { agent } : {}), sessions, notes: v.notes };
     }
     case 'pong': {
       const agent = parseAgentInfo(v.agent);
@@ -235,13 +255,16 @@ export function parseRequest(v: unknown): Request {
   switch (v.op) {
     case 'ping':
     case 'stop':
-    case 'status':
       return { ...env, op: v.op };
+    case 'status':
+      return { ...env, op: 'status', cacheDirs: absolutePaths(v.cacheDirs, 'cacheDirs') };
     case 'logout':
-      return asProtocolError(() => ({ ...env, op: 'logout', provider: parseProvider(v.provider), cache: parseCache(v.cache) }));
+      return asProtocolError(() => ({ ...env, op: 'logout', provider: parseProvider(v.provider), cache: parseCache(v.cache), env: forwardedEnv(v.env) }));
+    case 'logout-all':
+      if (!isStrs(v.caData)) throw new OidcError('E_PROTOCOL', 'malformed request: caData');
+      return { ...env, op: 'logout-all', cacheDirs: absolutePaths(v.cacheDirs, 'cacheDirs'), caFiles: absolutePaths(v.caFiles, 'caFiles'), caData: v.caData, env: forwardedEnv(v.env) };
     case 'token': {
-      const forwarded: Record<string, string> = {};
-      if (isObj(v.env)) for (const k of FORWARDED_ENV) if (typeof v.env[k] === 'string') forwarded[k] = v.env[k] as string;
+      const forwarded = forwardedEnv(v.env);
       const apiVersion = v.apiVersion === 'client.authentication.k8s.io/v1' ? v.apiVersion : 'client.authentication.k8s.io/v1beta1';
       return asProtocolError(() => ({
         ...env,
@@ -266,6 +289,17 @@ export function parseRequest(v: unknown): Request {
 export function parseAnswer(v: unknown): AnswerFrame | undefined {
   if (!isObj(v) || v.t !== 'answer' || !isNum(v.id)) return undefined;
   return { t: 'answer', id: v.id, value: typeof v.value === 'string' ? v.value.slice(0, 4096) : null };
+}
+
+function forwardedEnv(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (isObj(v)) for (const k of FORWARDED_ENV) if (typeof v[k] === 'string') out[k] = v[k] as string;
+  return out;
+}
+
+function absolutePaths(v: unknown, what: string): string[] {
+  if (!isStrs(v) || !v.every((p) => isAbsolute(p))) throw new OidcError('E_PROTOCOL', `malformed request: ${what} is not a list of absolute paths`);
+  return v;
 }
 
 /** A request body that would be a usage error as flags is a malformed frame on the socket. */

@@ -37,6 +37,8 @@ const oidcExternal = {
 
 await build({ ...common, entryPoints: ['lib/main.ts'], outfile: 'dist/main.cjs', external: ['@napi-rs/keyring'], plugins: [oidcExternal] });
 await build({ ...common, entryPoints: ['lib/oidc/issuer.ts'], outfile: 'dist/oidc.cjs' });
+// kubectl's plugin completion convention: an executable named kubectl_complete-oidc on the PATH.
+await build({ ...common, entryPoints: ['cmd/kubectl_complete-oidc.ts'], outfile: 'dist/kubectl_complete-oidc.cjs' });
 
 // esbuild keeps import() of an external as import(), which sends a CommonJS file through the ESM
 // loader (it scans the whole bundle for exports): ~30 ms on a cold start. require() it instead.
@@ -47,3 +49,4 @@ for (const [file, dep] of [['dist/kubectl-oidc.cjs', './main.cjs'], ['dist/main.
   writeFileSync(file, src.split(from).join(`Promise.resolve().then(() => require(${JSON.stringify(dep)}))`));
 }
 chmodSync('dist/kubectl-oidc.cjs', 0o755);
+chmodSync('dist/kubectl_complete-oidc.cjs', 0o755);

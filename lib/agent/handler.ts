@@ -33,9 +33,14 @@ export async function handleRequest(req: Request, caller: Caller, ctx: HandlerCo
       return { t: 'token', token: t.accessToken, expiresAt: Math.min(t.accessExpiresAt ?? t.expiresAt, t.expiresAt) };
     }
     case 'logout':
-      return { t: 'logged-out', ...(await ctx.registry.logout(req.provider, req.cache)) };
-    case 'status':
-      return { t: 'status', agent: requireAgent(ctx).info, sessions: ctx.registry.status() };
+      return { t: 'logged-out', ...(await ctx.registry.logout(req.provider, req.cache, req.env)) };
+    case 'logout-all':
+      return { t: 'logged-out', ...(await ctx.registry.logoutAll(req)) };
+    case 'status': {
+      // In-process (no agent running) this lists only the token files: say what cannot be seen.
+      const notes = ['the OS keyring cannot be listed: sessions kept there show only while the agent holds them'];
+      return { t: 'status', ...(ctx.agent ? { agent: ctx.agent.info } : {}), sessions: await ctx.registry.status(req.cacheDirs), notes };
+    }
     case 'ping':
       return { t: 'pong', agent: requireAgent(ctx).info };
     case 'stop':

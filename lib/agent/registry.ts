@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import type { Logger } from '../log.js';
 import type { CacheConfig, ProviderConfig, TokenFlags } from '../config.js';
 import { claimsOf, identityOf } from '../jwt.js';
@@ -13,6 +14,7 @@ import { acquireLock } from '../store/lock.js';
 import { openStore as defaultOpenStore } from '../store/select.js';
 import type { TokenSet, TokenStore } from '../store/types.js';
 import { canonicalJson } from '../store/key.js';
+import { loadCustomCAs } from '../oidc/ca.js';
 import { createIdentities } from './identity.js';
 import { Session, refreshMargin } from './session.js';
 
@@ -63,6 +65,10 @@ interface Entry {
 }
 
 export const DEFAULT_MAX_SESSIONS = 64;
+/** A revocation is a courtesy to the issuer: it must not hold a logout for long. */
+const REVOKE_TIMEOUT_MS = 15_000;
+
+const unique = (xs: (string | undefined)[]): string[] => [...new Set(xs.filter((x): x is string => typeof x === 'string' && x !== ''))];
 
 /** Every session this process knows, by identity; the one place a request becomes a Session. */
 export function createRegistry(deps: RegistryDeps) {
@@ -180,6 +186,34 @@ export function createRegistry(deps: RegistryDeps) {
     entry.timer.unref();
   }
 
+  /** Token files (`<key>.json`) in the default dir, the sessions' dirs and `extra`, once each. */
+  async function listFiles(extra: string[]): Promise<{ dir: string; key: string; tokens: TokenSet | undefined }[]> {
+    const dirs = new Set([defaultCacheDir(), ...[...entries.values()].flatMap((e) => (e.cache.dir ? [e.cache.dir] : [])), ...extra]);
+    const out: { dir: string; key: string; tokens: TokenSet | undefined }[] = [];
+    for (const dir of dirs) {
+      const names = await readdir(dir).catch(() => [] as string[]);
+      for (const name of names.sort()) {
+        const m = /^([0-9a-f]{64})\.json$/.exec(name);
+        if (!m) continue;
+        out.push({ dir, key: m[1]!, tokens: await createFileStore(dir).load(m[1]!) });
+      }
+    }
+    return out;
+  }
+
+  /** Revoke each refresh token; the outcome goes into `result`, never an exception. */
+  async function revokeAll(issuer: IssuerClient, tokens: string[], env: Record<string, string>, result: LogoutResult): Promise<void> {
+    for (const token of tokens) {
+      try {
+        const r = await issuer.revoke(token, { network: env, signal: AbortSignal.timeout(REVOKE_TIMEOUT_MS) });
+        if (r === 'revoked') result.revoked.push(issuer.issuerUrl);
+        else result.notRevoked.push(`${issuer.issuerUrl} has no revocation_endpoint (Dex has none): the refresh token stays valid there until it expires, but nobody here holds it`);
+      } catch (err) {
+        result.notRevoked.push(`${issuer.issuerUrl}: ${(err as Error).message}`);
+      }
+    }
+  }
+
   const sweeper = deps.background ? setInterval(() => evictFor(0), Math.min(60_000, Math.max(1_000, idleMs / 4))) : undefined;
   sweeper?.unref();
 
@@ -204,13 +238,20 @@ export function createRegistry(deps: RegistryDeps) {
     /**
      * Forget a session everywhere it may be, whatever storage the caller names now: this agent's
      * memory, the token files (the caller's dir, the session's and the default), and the keyring item.
+     * The refresh tokens found there are read first and revoked at the issuer after the session is
+     * forgotten here: a slow or failing issuer never keeps a session on this machine.
      */
-    async logout(provider: ProviderConfig, cache: CacheConfig): Promise<LogoutResult> {
-      const { key } = identities.resolve(provider);
-      const result: LogoutResult = { cleared: [], problems: [], notes: [] };
+    async logout(provider: ProviderConfig, cache: CacheConfig, env: Record<string, string>): Promise<LogoutResult> {
+      const { key, cas } = identities.resolve(provider);
+      const result: LogoutResult = { cleared: [], problems: [], notes: [], revoked: [], notRevoked: [] };
       const entry = entries.get(key) ?? (await creating.get(key)?.catch(() => undefined));
       const dirs = new Set([cache.dir ?? defaultCacheDir(), defaultCacheDir(), ...(entry?.cache.dir ? [entry.cache.dir] : [])]);
       const files = [...dirs].map((dir) => ({ dir, file: createFileStore(dir) })).filter(({ file }) => existsSync(file.pathFor(key)));
+      const keyring = createKeyringStore();
+      const held = [entry?.session.peek()];
+      for (const { file } of files) held.push(await file.load(key));
+      held.push(await keyring.load(key).catch(() => undefined));
+      const refreshTokens = unique(held.map((t) => t?.refreshToken));
       if (entry) {
         await entry.session.forget();
         drop(entry);
@@ -222,18 +263,82 @@ export function createRegistry(deps: RegistryDeps) {
           (err: Error) => result.problems.push(err.message),
         );
       }
-      await createKeyringStore().delete(key).then(
+      await keyring.delete(key).then(
         () => result.cleared.push('the OS keyring'),
         (err: Error) => {
           if (isKeyringAbsent(err) && cache.storage !== 'keyring') result.notes.push(`the OS keyring was not checked: ${err.message.replace(/^cannot delete from the OS keyring: /, '')}`);
           else result.problems.push(`${err.message}; if the session was kept there, it is still there`);
         },
       );
+      const issuer = createIssuer(provider, cas);
+      try {
+        await revokeAll(issuer, refreshTokens, env, result);
+      } finally {
+        void issuer.close().catch(() => {});
+      }
       return result;
     },
 
-    status(): SessionStatus[] {
-      return [...entries.values()].map((e) => {
+    /**
+     * `logout --all`: every session in this agent's memory and in the token files of `cacheDirs`
+     * (with the default dir and the sessions' own). A session known only from its file is revoked
+     * at the issuer and client its ID token names, trusting the system roots and `cas`.
+     */
+    async logoutAll(opts: { cacheDirs: string[]; caFiles: string[]; caData: string[]; env: Record<string, string> }): Promise<LogoutResult> {
+      const result: LogoutResult = { cleared: [], problems: [], notes: [], revoked: [], notRevoked: [] };
+      const work: { issuer: IssuerClient; tokens: string[]; own: boolean }[] = [];
+      for (const entry of [...entries.values()]) {
+        const tokens = unique([entry.session.peek()?.refreshToken, (await entry.session.storedTokens().catch(() => undefined))?.refreshToken]);
+        await entry.session.forget().then(
+          () => result.cleared.push(`agent memory: ${entry.provider.issuerUrl} client ${entry.provider.clientId}`),
+          (err: Error) => result.problems.push(err.message),
+        );
+        entries.delete(entry.key);
+        clearTimeout(entry.timer);
+        entry.session.close();
+        // The entry's issuer client knows the session's CA and secret: it revokes, then closes.
+        work.push({ issuer: entry.issuer, tokens, own: true });
+      }
+      let cas: string[] | undefined;
+      for (const found of await listFiles(opts.cacheDirs)) {
+        await createFileStore(found.dir).delete(found.key).then(
+          () => result.cleared.push(`the token file ${found.key.slice(0, 12)} in ${found.dir}`),
+          (err: Error) => result.problems.push(err.message),
+        );
+        const t = found.tokens;
+        if (!t?.refreshToken) continue;
+        const c = claimsOf(t.idToken);
+        const aud = Array.isArray(c.aud) ? c.aud[0] : c.aud;
+        if (typeof c.iss !== 'string' || typeof aud !== 'string') {
+          result.notRevoked.push(`a refresh token in ${found.dir}: its ID token names no issuer or client`);
+          continue;
+        }
+        try {
+          cas ??= loadCustomCAs(opts.caFiles, opts.caData);
+        } catch (err) {
+          result.notRevoked.push(`the refresh token for ${c.iss}: ${(err as Error).message}`);
+          continue;
+        }
+        const provider: ProviderConfig = { issuerUrl: c.iss, clientId: aud, extraScopes: [], caFiles: opts.caFiles, caData: opts.caData, offlineAccess: true, insecureSkipTlsVerify: false };
+        work.push({ issuer: createIssuer(provider, cas), tokens: [t.refreshToken], own: true });
+      }
+      result.notes.push('the OS keyring cannot be listed: a session kept only there and not used since the agent started is not removed (log out of it with its flags)');
+      for (const w of work) {
+        try {
+          await revokeAll(w.issuer, w.tokens, opts.env, result);
+        } finally {
+          void w.issuer.close().catch(() => {});
+        }
+      }
+      return result;
+    },
+
+    /**
+     * What status shows: the sessions in memory, then those found only in token files (the default
+     * dir, the sessions' own and `cacheDirs`). The keyring cannot be listed without unlocking every item.
+     */
+    async status(cacheDirs: string[] = []): Promise<SessionStatus[]> {
+      const live: SessionStatus[] = [...entries.values()].map((e) => {
         const t = e.session.peek();
         const who = t ? identityOf(claimsOf(t.idToken)) : {};
         return {
@@ -241,13 +346,34 @@ export function createRegistry(deps: RegistryDeps) {
           issuerUrl: e.provider.issuerUrl,
           clientId: e.provider.clientId,
           storage: e.session.storage,
+          ...(e.session.storage === 'file' ? { cacheDir: e.cache.dir ?? defaultCacheDir() } : {}),
           ...who,
           ...(t ? { expiresAt: t.expiresAt } : {}),
           hasRefreshToken: Boolean(t?.refreshToken),
           ...(e.nextRefreshAt ? { nextRefreshAt: e.nextRefreshAt } : {}),
           busy: e.session.busy,
+          held: true,
         };
       });
+      const onDisk: SessionStatus[] = [];
+      for (const f of await listFiles(cacheDirs)) {
+        if (entries.has(f.key) || !f.tokens) continue;
+        const c = claimsOf(f.tokens.idToken);
+        const aud = Array.isArray(c.aud) ? c.aud[0] : c.aud;
+        onDisk.push({
+          key: f.key,
+          issuerUrl: typeof c.iss === 'string' ? c.iss : 'unknown',
+          clientId: typeof aud === 'string' ? aud : 'unknown',
+          storage: 'file',
+          cacheDir: f.dir,
+          ...identityOf(c),
+          expiresAt: f.tokens.expiresAt,
+          hasRefreshToken: Boolean(f.tokens.refreshToken),
+          busy: false,
+          held: false,
+        });
+      }
+      return [...live, ...onDisk];
     },
 
     /** True while a login or refresh is running: the agent must not exit under it. */
@@ -289,6 +415,7 @@ function lazyIssuer(provider: ProviderConfig, cas: readonly string[], now: () =>
     exchangeCode: async (p, c) => (await get()).exchangeCode(p, c),
     refreshGrant: async (rt, c) => (await get()).refreshGrant(rt, c),
     verify: async (t, o, c) => (await get()).verify(t, o, c),
+    revoke: async (rt, c) => (await get()).revoke(rt, c),
     close: async () => {
       if (real) await (await real).close();
     },

@@ -297,6 +297,11 @@ export class Session {
     this.closing.abort(new OidcError('E_AGENT', 'the agent is stopping; run the command again'));
   }
 
+  /** The tokens in this session's store now (logout reads the refresh token before forgetting it). */
+  async storedTokens(): Promise<TokenSet | undefined> {
+    return this.store.load(this.deps.key);
+  }
+
   /** Forget the session here and in its store (logout). Work in flight will not write it back. */
   async forget(): Promise<void> {
     this.generation++;

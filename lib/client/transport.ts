@@ -12,16 +12,20 @@ import { promptTty } from './tty.js';
  * run, to the same request handler in this process. Either way the caller gets the reply for its op,
  * or an OidcError: an error frame from the agent and an exception in-process look the same.
  */
-export async function send<R extends Request>(io: Io, req: R, opts: { timeoutMs?: number } = {}): Promise<ReplyFor<R>> {
+export async function send<R extends Request>(io: Io, req: R, opts: { timeoutMs?: number; startAgent?: boolean } = {}): Promise<ReplyFor<R>> {
   const caller: Caller = { notify: (m) => io.stderr(`${m}\n`), prompt: io.prompt ?? promptTty };
-  const viaAgent = io.env.KUBECTL_OIDC_NO_AGENT === '1' ? undefined : await tryAgent(io, req, caller, opts.timeoutMs ?? 240_000);
+  const viaAgent = io.env.KUBECTL_OIDC_NO_AGENT === '1' ? undefined : await tryAgent(io, req, caller, opts.timeoutMs ?? 240_000, opts.startAgent ?? true);
   const reply: Reply = viaAgent ?? (await (await io.loadInProcess()).handleInProcess(req, caller, io.env));
   if (!answers(req, reply)) throw new OidcError('E_PROTOCOL', `unexpected answer (${reply.t}) to a ${req.op} request`);
   return reply;
 }
 
-/** The agent's reply, or undefined when the work should be done in this process (said on stderr). */
-async function tryAgent(io: Io, req: Request, caller: Caller, timeoutMs: number): Promise<Reply | undefined> {
+/**
+ * The agent's reply, or undefined when the work should be done in this process (said on stderr).
+ * With `startAgent` false, no agent running is not worth a word: the caller (status, logout) just
+ * reads the stores itself.
+ */
+async function tryAgent(io: Io, req: Request, caller: Caller, timeoutMs: number, startAgent: boolean): Promise<Reply | undefined> {
   const sock = socketPath(io.env);
   const unusable = runtimeDirProblem(sock);
   if (unusable) {
@@ -33,6 +37,7 @@ async function tryAgent(io: Io, req: Request, caller: Caller, timeoutMs: number)
     try {
       f = await ask(sock, req, caller, timeoutMs);
     } catch (err) {
+      if (isNoAgent(err) && !startAgent) return undefined;
       if (isNoAgent(err) && attempt === 0) {
         const failed = await start(io, sock);
         if (failed === undefined) continue;

@@ -15,7 +15,7 @@ The per-user token agent. get-token starts it on demand; you rarely need these.
   agent           run in the foreground (logs on stderr)
   agent start     start it in the background if it is not running
   agent stop      ask the running agent to exit
-  agent status    show the running agent and its sessions (never the tokens)
+  agent status    show the running agent and its sessions (never the tokens; see also kubectl oidc status)
   --idle-timeout  exit after this long without requests, e.g. 30m, 2h, 0 for never (default 1h)
 
 Examples:
@@ -69,11 +69,11 @@ export async function agentCommand(io: Io): Promise<number> {
         io.stdout(`agent: not running (socket ${sock})\n`);
         return 0;
       }
-      const f = await ask(sock, { ...envelope(), op: 'status' });
+      const f = await ask(sock, { ...envelope(), op: 'status', cacheDirs: [] });
       if (f.t === 'error') throw frameToError(f);
-      if (f.t !== 'status') throw new OidcError('E_PROTOCOL', `unexpected answer (${f.t}) to a status request`);
+      if (f.t !== 'status' || !f.agent) throw new OidcError('E_PROTOCOL', `unexpected answer (${f.t}) to a status request`);
       const lines = [`agent: running, pid ${f.agent.pid}, version ${f.agent.version}, socket ${sock}`, `log: ${agentLogPath(stateDir(io.env))}`];
-      for (const s of f.sessions) {
+      for (const s of f.sessions.filter((x) => x.held)) {
         const exp = s.expiresAt ? `ID token until ${new Date(s.expiresAt * 1000).toISOString()}` : 'no token';
         lines.push(`session ${s.key.slice(0, 12)}: ${s.issuerUrl} client ${s.clientId}, ${exp}, ${s.hasRefreshToken ? 'refreshable' : 'no refresh token'}, storage ${s.storage}`);
       }

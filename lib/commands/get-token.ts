@@ -9,6 +9,13 @@ export const GET_TOKEN_HELP = `Usage: kubectl-oidc get-token --oidc-issuer-url=U
 Prints a client.authentication.k8s.io ExecCredential with a verified OIDC ID token.
 kubectl runs it from the exec section of a kubeconfig user; see \`kubectl oidc --help\`.
 
+Examples:
+  kubectl-oidc get-token --oidc-issuer-url=https://dex.example.com/dex --oidc-client-id=kubernetes
+  kubectl config set-credentials oidc --exec-api-version=client.authentication.k8s.io/v1 \\
+    --exec-command=kubectl-oidc --exec-arg=get-token \\
+    --exec-arg=--oidc-issuer-url=https://dex.example.com/dex --exec-arg=--oidc-client-id=kubernetes \\
+    --exec-interactive-mode=IfAvailable
+
 ${TOKEN_FLAGS_HELP}
 `;
 

@@ -1,32 +1,68 @@
-import { parseTokenFlags, TOKEN_FLAGS_HELP } from '../config.js';
+import { resolve } from 'node:path';
+import { takeFlags } from '../cli.js';
+import { parseTokenFlags, TOKEN_FLAGS_HELP, type TokenFlags } from '../config.js';
 import { claimsOf, identityOf } from '../jwt.js';
+import { getTokenArgsFrom, kubeconfigPath } from '../kubeconfig.js';
 import { envelope, pickEnv } from '../protocol.js';
 import { send } from '../client/transport.js';
 import type { Io } from './io.js';
 
 const HELP = `Usage: kubectl oidc login --oidc-issuer-url=URL --oidc-client-id=ID [flags]
+       kubectl oidc login --context=NAME | --user=NAME [--kubeconfig=FILE] [flags]
 
-Logs in now (a browser opens) and keeps the session for get-token, then says who you are.
+Logs in now (a browser opens) and keeps the session for get-token, then says who you are:
+subject, email, groups and until when the ID token is valid (what Dex's example-app was used for).
+With --context or --user the get-token flags are read from that kubeconfig user's exec section
+($KUBECONFIG's first file or ~/.kube/config); flags given here are added after them.
 
-Example:
+Examples:
   kubectl oidc login --oidc-issuer-url=https://dex.example.com/dex --oidc-client-id=kubernetes
+  kubectl oidc login --context=prod
+  kubectl oidc login --user=oidc --force-refresh
+
+Flags of login:
+  --context=NAME                   read the get-token flags of this context's user
+  --user=NAME                      read the get-token flags of this kubeconfig user
+  --kubeconfig=FILE                the kubeconfig to read (default $KUBECONFIG's first file, ~/.kube/config)
 
 ${TOKEN_FLAGS_HELP}
 `;
 
+/** The get-token flags of login and setup: given directly, or read from a kubeconfig user with --context/--user. */
+export function tokenFlagsWithKubeconfig(io: Io, argv: string[]): { help: true } | { help: false; flags: TokenFlags } {
+  const { values, rest } = takeFlags(argv, { strings: ['context', 'user', 'kubeconfig'], booleans: [] });
+  let args = rest;
+  if (typeof values.context === 'string' || typeof values.user === 'string') {
+    const path = typeof values.kubeconfig === 'string' ? resolve(io.cwd, values.kubeconfig) : kubeconfigPath(io.env);
+    const pick = { ...(typeof values.context === 'string' ? { context: values.context } : {}), ...(typeof values.user === 'string' ? { user: values.user } : {}) };
+    args = [...getTokenArgsFrom(path, pick).args, ...rest];
+  }
+  const parsed = parseTokenFlags(args, io.cwd, io.env);
+  return parsed.help ? { help: true } : { help: false, flags: parsed.flags };
+}
+
+/** Log in (or reuse the session) through the agent; the verified ID token and its expiry. */
+export async function loginNow(io: Io, flags: TokenFlags): Promise<{ token: string; expiresAt: number }> {
+  const { provider, ui, cache, forceRefresh, notices } = flags;
+  return send(
+    io,
+    { ...envelope(), op: 'token', provider, ui, cache, forceRefresh, useAccessToken: false, notices, apiVersion: 'client.authentication.k8s.io/v1', interactive: true, env: pickEnv(io.env) },
+    { timeoutMs: (ui.authenticationTimeoutSec + 60) * 1000 },
+  );
+}
+
 export async function loginCommand(io: Io): Promise<number> {
-  const parsed = parseTokenFlags(io.argv, io.cwd, io.env);
+  const parsed = tokenFlagsWithKubeconfig(io, io.argv);
   if (parsed.help) {
     io.stdout(HELP);
     return 0;
   }
-  const { provider, ui, cache, forceRefresh, useAccessToken, notices } = parsed.flags;
-  const reply = await send(
-    io,
-    { ...envelope(), op: 'token', provider, ui, cache, forceRefresh, useAccessToken, notices, apiVersion: 'client.authentication.k8s.io/v1', interactive: true, env: pickEnv(io.env) },
-    { timeoutMs: (ui.authenticationTimeoutSec + 60) * 1000 },
-  );
+  const reply = await loginNow(io, parsed.flags);
   const who = identityOf(claimsOf(reply.token));
-  io.stderr(`kubectl-oidc: logged in as ${who.email ?? who.subject ?? 'unknown user'}; ID token valid until ${new Date(reply.expiresAt * 1000).toISOString()}\n`);
+  io.stderr(
+    `kubectl-oidc: logged in as ${who.email ?? who.subject ?? 'unknown user'}; ID token valid until ${new Date(reply.expiresAt * 1000).toISOString()}\n` +
+      `  subject: ${who.subject ?? '(none)'}\n  email: ${who.email ?? '(none: add --oidc-extra-scope=email)'}\n` +
+      `  groups: ${who.groups?.join(', ') ?? '(none: add --oidc-extra-scope=groups)'}\n`,
+  );
   return 0;
 }

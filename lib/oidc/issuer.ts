@@ -56,6 +56,11 @@ export interface IssuerClient {
   /** Spends `refreshToken`. A 4xx answer is E_REFRESH_REJECTED, whatever its body (some issuers send none). */
   refreshGrant(refreshToken: string, call: Call): Promise<GrantResponse>;
   verify(idToken: string, opts: { nonce?: string }, call: Call): Promise<VerifiedIdToken>;
+  /**
+   * RFC 7009 revocation of a refresh token at the discovered `revocation_endpoint` (a public client
+   * sends its client_id, a confidential one authenticates). 'unsupported' when discovery names none.
+   */
+  revoke(refreshToken: string, call: Call): Promise<'revoked' | 'unsupported'>;
   close(): Promise<void>;
 }
 
@@ -259,6 +264,28 @@ export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): 
         ...(opts.nonce !== undefined ? { nonce: opts.nonce } : {}),
         now: new Date(deps.now()),
       });
+    },
+
+    async revoke(refreshToken, call) {
+      const { config, meta } = await configFor(call);
+      const endpoint = meta.revocation_endpoint;
+      if (!endpoint) return 'unsupported';
+      if (!endpoint.startsWith('https://')) {
+        throw new OidcError('E_ISSUER_RESPONSE', `the issuer's revocation_endpoint is not https (${clean(endpoint)}); refusing to send the refresh token there`);
+      }
+      call.signal.throwIfAborted();
+      try {
+        await oc.tokenRevocation(config, refreshToken, { token_type_hint: 'refresh_token' });
+        return 'revoked';
+      } catch (err) {
+        const status = statusOf(err);
+        if (status !== undefined && status >= 400 && status < 500) {
+          const oauth = (err as { error?: unknown }).error;
+          // Seen on real issuers: a 401 for a public client that the revocation endpoint wants authenticated.
+          throw new OidcError('E_ISSUER_RESPONSE', `the issuer refused the revocation (${typeof oauth === 'string' ? clean(oauth) : `HTTP ${status}`})`, { cause: err });
+        }
+        throw issuerError(err, 'revocation');
+      }
     },
 
     async close() {

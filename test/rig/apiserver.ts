@@ -23,6 +23,8 @@ export interface ApiServerOptions {
   ca: TestCA;
   /** --oidc-username-claim; any claim but email gets the `<issuer>#` prefix. Default 'email'. */
   usernameClaim?: string;
+  /** --oidc-username-prefix (or claimMappings.username.prefix); '-' means none. Default: kube-apiserver's (none for email, `<issuer>#` otherwise). */
+  usernamePrefix?: string;
   /** --oidc-groups-claim. Default 'groups'. */
   groupsClaim?: string;
   /** --oidc-groups-prefix. Default none. */
@@ -155,7 +157,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<TestApiSer
     if (usernameClaim === 'email' && 'email_verified' in payload && payload.email_verified !== true) {
       throw new Error('email not verified');
     }
-    const username = usernameClaim === 'email' ? raw : `${opts.issuerUrl}#${raw}`;
+    const prefix = opts.usernamePrefix === undefined ? (usernameClaim === 'email' ? '' : `${opts.issuerUrl}#`) : opts.usernamePrefix === '-' ? '' : opts.usernamePrefix;
+    const username = `${prefix}${raw}`;
     const claimed = payload[groupsClaim];
     const list = typeof claimed === 'string' ? [claimed] : Array.isArray(claimed) ? claimed.map(String) : [];
     const groups = [...list.map((g) => `${opts.groupsPrefix ?? ''}${g}`), 'system:authenticated'];

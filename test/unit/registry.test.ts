@@ -9,10 +9,13 @@ import { silentLogger } from '../../lib/log.js';
 import type { IssuerClient } from '../../lib/oidc/issuer.js';
 import type { TokenFlags } from '../../lib/config.js';
 
+// status and logout list the default token-file dir: keep it out of the user's own.
+process.env.XDG_CACHE_HOME = mkdtempSync(join(tmpdir(), 'ko-reg-cache-'));
+
 const jwt = (claims: Record<string, unknown>) => `h.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.s`;
 
 function setup(opts: { maxSessions?: number; idleMs?: number; now?: () => number } = {}) {
-  const counts = { stores: 0, issuers: 0, logins: 0, presented: 0 };
+  const counts = { stores: 0, issuers: 0, logins: 0, presented: 0, revoked: [] as string[] };
   const store = createMemoryStore();
   const dir = mkdtempSync(join(tmpdir(), 'ko-reg-'));
   const createIssuer: CreateIssuer = (provider) => {
@@ -28,6 +31,10 @@ function setup(opts: { maxSessions?: number; idleMs?: number; now?: () => number
       exchangeCode: async () => assert.fail('no code exchange expected'),
       refreshGrant: async () => assert.fail('no refresh expected'),
       verify: async () => assert.fail('no verify expected'),
+      revoke: async (rt) => {
+        counts.revoked.push(rt);
+        return 'revoked';
+      },
       close: async () => {},
     };
     return issuer;
@@ -76,16 +83,19 @@ test('a session is found by its identity, whatever the caller\'s proxy variables
   await seed(store, key);
   const call = (env: Record<string, string>, ui = flags.ui) => registry.getToken({ flags: { ...flags, ui }, interactive: false, env, caller: { notify: () => {}, prompt: async () => null } });
   await Promise.all([call({}), call({ NO_PROXY: 'localhost' }), call({ HTTPS_PROXY: 'http://proxy:3128', no_proxy: '.corp' }), call({}, { ...flags.ui, browserCommand: 'firefox' })]);
-  assert.equal(registry.status().length, 1, 'one session');
-  assert.equal(registry.status()[0]!.key, key, 'keyed by the identity the store uses');
+  const status = await registry.status();
+  assert.equal(status.length, 1, 'one session');
+  assert.equal(status[0]!.key, key, 'keyed by the identity the store uses');
   assert.equal(counts.issuers, 1);
   assert.equal(counts.stores, 1);
-  assert.equal(registry.status()[0]!.email, 'alice@example.com');
-  assert.doesNotMatch(JSON.stringify(registry.status()), /h\.ey/, 'status carries no token');
-  // Logout names the same session with no environment at all.
-  const r = await registry.logout(flags.provider, { storage: 'none' });
+  assert.equal(status[0]!.email, 'alice@example.com');
+  assert.doesNotMatch(JSON.stringify(status), /h\.ey|"r"/, 'status carries no token');
+  // Logout names the same session with no environment at all, and revokes its refresh token.
+  const r = await registry.logout(flags.provider, { storage: 'none' }, {});
   assert.ok(r.cleared.includes('agent memory'));
-  assert.equal(registry.status().length, 0);
+  assert.deepEqual(counts.revoked, ['r']);
+  assert.equal(r.revoked.length, 1);
+  assert.equal((await registry.status()).length, 0);
   assert.equal(await store.load(key), undefined);
   await registry.close();
 });
@@ -100,7 +110,7 @@ test('a different scope set is a different session; a CA file that changes in pl
   const keys = new Set<string>();
   const call = async (p = provider) => {
     await registry.getToken({ flags: { ...flags, provider: p, ui: flags.ui }, interactive: false, env: {}, caller: { notify: () => {}, prompt: async () => null } });
-    for (const s of registry.status()) keys.add(s.key);
+    for (const s of await registry.status()) keys.add(s.key);
   };
   await call();
   await call();

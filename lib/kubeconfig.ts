@@ -1,0 +1,108 @@
+import { chmodSync, copyFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { isMap, isSeq, parseDocument, type Document } from 'yaml';
+import { OidcError } from './errors.js';
+
+/**
+ * The user's kubeconfig, read and edited with the yaml package's document API: an edit keeps every
+ * other entry, the comments and the order. Used by login --context/--user and setup --write-kubeconfig.
+ */
+
+/** `$KUBECONFIG`'s first file (kubectl writes new entries there too), else ~/.kube/config. */
+export function kubeconfigPath(env: Record<string, string | undefined>): string {
+  const first = (env.KUBECONFIG ?? '').split(delimiter).find((p) => p !== '');
+  return first ?? join(env.HOME ?? homedir(), '.kube', 'config');
+}
+
+export interface ExecEntry {
+  apiVersion: string;
+  command: string;
+  args: string[];
+  interactiveMode: string;
+}
+
+function load(path: string): Document {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new OidcError('E_CONFIG', `cannot read the kubeconfig ${path}: ${(err as Error).message}`, { hint: 'set KUBECONFIG or pass --kubeconfig=FILE' });
+  }
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) throw new OidcError('E_CONFIG', `the kubeconfig ${path} is not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
+  return doc;
+}
+
+const named = (list: unknown, name: string): Record<string, unknown> | undefined =>
+  Array.isArray(list) ? (list.find((e) => typeof e === 'object' && e !== null && (e as { name?: unknown }).name === name) as Record<string, unknown> | undefined) : undefined;
+
+/**
+ * The get-token arguments of a kubeconfig user (by `user`, or by `context`'s user, or the current
+ * context's): `command: kubectl-oidc, args: [get-token, …]` or `command: kubectl, args: [oidc, get-token, …]`.
+ */
+export function getTokenArgsFrom(path: string, pick: { context?: string; user?: string }): { user: string; args: string[] } {
+  const cfg = load(path).toJS() as Record<string, unknown>;
+  let user = pick.user;
+  if (user === undefined) {
+    const ctxName = pick.context ?? (typeof cfg['current-context'] === 'string' ? cfg['current-context'] : undefined);
+    if (ctxName === undefined) throw new OidcError('E_USAGE', `${path} has no current context`, { hint: 'pass --context=NAME or --user=NAME' });
+    const ctx = named(cfg.contexts, ctxName)?.context as { user?: unknown } | undefined;
+    if (typeof ctx?.user !== 'string') throw new OidcError('E_CONFIG', `no context ${JSON.stringify(ctxName)} with a user in ${path}`, { hint: 'see `kubectl config get-contexts`' });
+    user = ctx.user;
+  }
+  const exec = (named(cfg.users, user)?.user as { exec?: { command?: unknown; args?: unknown } } | undefined)?.exec;
+  if (!exec) throw new OidcError('E_CONFIG', `user ${JSON.stringify(user)} in ${path} has no exec section`, { hint: 'see `kubectl config view`; run `kubectl oidc setup` to add one' });
+  const args = Array.isArray(exec.args) ? exec.args.map(String) : [];
+  const base = String(exec.command ?? '').split(/[\\/]/).pop();
+  if (base === 'kubectl-oidc' && args[0] === 'get-token') return { user, args: args.slice(1) };
+  if (base === 'kubectl' && args[0] === 'oidc' && args[1] === 'get-token') return { user, args: args.slice(2) };
+  throw new OidcError('E_CONFIG', `user ${JSON.stringify(user)} in ${path} does not run kubectl-oidc get-token`, { hint: 'pass the --oidc-* flags instead' });
+}
+
+/** The cluster of the current context (setup adds a context for it). */
+export function currentCluster(path: string): string | undefined {
+  if (!existsSync(path)) return undefined;
+  const cfg = load(path).toJS() as Record<string, unknown>;
+  const name = cfg['current-context'];
+  const ctx = typeof name === 'string' ? (named(cfg.contexts, name)?.context as { cluster?: unknown } | undefined) : undefined;
+  return typeof ctx?.cluster === 'string' ? ctx.cluster : undefined;
+}
+
+/**
+ * Add (or update) one exec user and one context in the kubeconfig, keeping everything else. Writes a
+ * backup first, and nothing at all when both entries are already as wanted. Returns the backup path.
+ */
+export function writeUserAndContext(path: string, want: { user: string; exec: ExecEntry; context: string; cluster: string }): { changed: boolean; backup?: string } {
+  const doc = load(path);
+  let changed = false;
+  const upsert = (listKey: 'users' | 'contexts', name: string, field: 'user' | 'context', value: unknown) => {
+    let list = doc.get(listKey);
+    if (!isSeq(list)) {
+      list = doc.createNode([]);
+      doc.set(listKey, list);
+    }
+    if (!isSeq(list)) throw new OidcError('E_INTERNAL', 'yaml: not a sequence');
+    const existing = list.items.find((it) => isMap(it) && it.get('name') === name);
+    if (isMap(existing)) {
+      const current: unknown = (existing.toJSON() as Record<string, unknown>)[field];
+      if (isDeepStrictEqual(current, value)) return;
+      existing.set(field, doc.createNode(value));
+    } else {
+      list.items.push(doc.createNode({ name, [field]: value }));
+    }
+    changed = true;
+  };
+  upsert('users', want.user, 'user', { exec: want.exec });
+  upsert('contexts', want.context, 'context', { cluster: want.cluster, user: want.user });
+  if (!changed) return { changed };
+  const mode = statSync(path).mode & 0o777;
+  const backup = `${path}.kubectl-oidc-${new Date().toISOString().replace(/[:.]/g, '-')}.bak`;
+  copyFileSync(path, backup);
+  chmodSync(backup, mode & 0o600);
+  const tmp = `${path}.kubectl-oidc.tmp`;
+  writeFileSync(tmp, doc.toString(), { mode });
+  renameSync(tmp, path);
+  return { changed, backup };
+}
