@@ -6,6 +6,14 @@ import { pemBlocks } from './ca.js';
 
 export type Env = Record<string, string | undefined>;
 
+/**
+ * The most any issuer answer (discovery, JWKS, token) may hold. Real ones are a few KiB (a JWKS with
+ * a dozen keys, a token answer with three JWTs): 1 MiB is generous, and bounds what a hostile or
+ * broken issuer can make the agent hold in memory.
+ */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
 /** The fetch the rest of lib/oidc uses: undici's, bound to one dispatcher that carries the CA and proxy. */
 export type HttpFetch = (url: string, init: { method?: string; headers?: Record<string, string> | Headers; body?: unknown; redirect?: 'manual' | 'follow'; signal?: AbortSignal | undefined }) => Promise<Response>;
 
@@ -56,13 +64,44 @@ export function createHttp(opts: HttpOptions): Http {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const fetch: HttpFetch = async (url, init) => {
     const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+    let res: Response;
     try {
-      return (await undiciFetch(url, { ...(init as object), signal, dispatcher } as Parameters<typeof undiciFetch>[1])) as unknown as Response;
+      res = (await undiciFetch(url, { ...(init as object), signal, dispatcher } as Parameters<typeof undiciFetch>[1])) as unknown as Response;
     } catch (err) {
       throw classifyFetchError(err, url);
     }
+    return capped(res, url, MAX_RESPONSE_BYTES);
   };
   return { fetch, close: () => dispatcher.close() };
+}
+
+/**
+ * The response with a body that errors once it passes `max` bytes (refused up front when its
+ * Content-Length says so). Reading stops there: the rest is never buffered.
+ */
+export function capped(res: Response, url: string, max: number): Response {
+  const tooLarge = () =>
+    new OidcError('E_ISSUER_RESPONSE', `the answer from ${safeOrigin(url)} is larger than ${max >= 1024 * 1024 ? `${max / (1024 * 1024)} MiB` : `${max} bytes`}; refusing to read it`, {
+      hint: 'check the issuer URL and the issuer: real discovery, key set and token answers are a few KiB',
+    });
+  const length = Number(res.headers.get('content-length') ?? NaN);
+  if (length > max) {
+    void res.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (!res.body || NULL_BODY_STATUSES.has(res.status)) return res;
+  let seen = 0;
+  const limit = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      seen += chunk.byteLength;
+      if (seen > max) controller.error(tooLarge());
+      else controller.enqueue(chunk);
+    },
+  });
+  const out = new Response(res.body.pipeThrough(limit), { status: res.status, statusText: res.statusText, headers: res.headers });
+  // openid-client reads the final URL of some answers; a constructed Response has none.
+  Object.defineProperty(out, 'url', { value: res.url });
+  return out;
 }
 
 const TLS_CODES = new Set([
