@@ -77,7 +77,7 @@ export function createRegistry(deps: RegistryDeps) {
 
   async function entryFor(call: TokenCall): Promise<Entry> {
     const { provider, cache } = call.flags;
-    const { key, cas } = identities.resolve(provider);
+    const { key, cas } = await identities.resolve(provider);
     let entry = entries.get(key) ?? (await (creating.get(key) ?? create(key, provider, cas, cache)));
     if (canonicalJson(entry.provider) !== canonicalJson(provider)) {
       // The same identity with another client secret: the newest caller's is the one that works.
@@ -199,7 +199,7 @@ export function createRegistry(deps: RegistryDeps) {
      * memory, the token files (the caller's dir, the session's and the default), and the keyring item.
      */
     async logout(provider: ProviderConfig, cache: CacheConfig): Promise<LogoutResult> {
-      const { key } = identities.resolve(provider);
+      const { key } = await identities.resolve(provider);
       const result: LogoutResult = { cleared: [], problems: [], notes: [] };
       const entry = entries.get(key) ?? (await creating.get(key)?.catch(() => undefined));
       const dirs = new Set([cache.dir ?? defaultCacheDir(), defaultCacheDir(), ...(entry?.cache.dir ? [entry.cache.dir] : [])]);

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { OidcError, findCause } from '../errors.js';
-import { pemBlocks } from './ca.js';
+import { pemBlocks, readCaFile } from './ca.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -30,49 +29,67 @@ export interface HttpOptions {
   timeoutMs?: number;
 }
 
-function extraSystemCAs(env: Env): string[] {
-  // Passing `ca` replaces Node's defaults, including NODE_EXTRA_CA_CERTS: add those back by hand.
+/**
+ * NODE_EXTRA_CA_CERTS as the caller set it. Passing `ca` replaces Node's defaults, including these:
+ * add them back by hand. Read without blocking (readCaFile); like Node, a file that is not there is
+ * ignored, but one that cannot be read safely (a FIFO, /dev/zero, huge, hung) is a clear error.
+ */
+async function extraSystemCAs(env: Env): Promise<string[]> {
   const file = env.NODE_EXTRA_CA_CERTS ?? process.env.NODE_EXTRA_CA_CERTS;
   if (!file) return [];
   try {
-    return pemBlocks(readFileSync(file, 'utf8'));
-  } catch {
-    return [];
+    return pemBlocks(await readCaFile(file, `NODE_EXTRA_CA_CERTS (${file})`));
+  } catch (err) {
+    const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR') return [];
+    throw err;
   }
 }
 
 export function createHttp(opts: HttpOptions): Http {
   const custom = opts.cas;
-  // The custom CA is added to the system roots, not instead of them (an issuer behind a public CA
-  // and a proxy with a corporate CA both keep working).
-  const ca = custom.length === 0 ? undefined : [...rootCertificates, ...extraSystemCAs(opts.network ?? {}), ...custom];
-  const tls = ca ? { ca } : {};
   const env = opts.network ?? process.env;
-  const pick = (a: string, b: string) => env[a] || env[b] || undefined;
-  const httpsProxy = pick('HTTPS_PROXY', 'https_proxy');
-  const httpProxy = pick('HTTP_PROXY', 'http_proxy');
-  const dispatcher: Dispatcher =
-    httpsProxy || httpProxy
-      ? new EnvHttpProxyAgent({
-          ...(httpProxy ? { httpProxy } : {}),
-          ...(httpsProxy ? { httpsProxy } : {}),
-          noProxy: pick('NO_PROXY', 'no_proxy') ?? '',
-          connect: tls,
-          requestTls: tls,
-        })
-      : new Agent({ connect: tls, keepAliveTimeout: 4_000 });
+  // Built on the first request, which can wait for NODE_EXTRA_CA_CERTS to be read; a failure is
+  // that request's error and the next one tries again.
+  let dispatcher: Promise<Dispatcher> | undefined;
+  const dispatcherFor = () => {
+    dispatcher ??= (async () => {
+      // The custom CA is added to the system roots, not instead of them (an issuer behind a public CA
+      // and a proxy with a corporate CA both keep working).
+      const ca = custom.length === 0 ? undefined : [...rootCertificates, ...(await extraSystemCAs(opts.network ?? {})), ...custom];
+      return makeDispatcher(env, ca ? { ca } : {});
+    })();
+    dispatcher.catch(() => (dispatcher = undefined));
+    return dispatcher;
+  };
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const fetch: HttpFetch = async (url, init) => {
     const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+    const d = await dispatcherFor();
     let res: Response;
     try {
-      res = (await undiciFetch(url, { ...(init as object), signal, dispatcher } as Parameters<typeof undiciFetch>[1])) as unknown as Response;
+      res = (await undiciFetch(url, { ...(init as object), signal, dispatcher: d } as Parameters<typeof undiciFetch>[1])) as unknown as Response;
     } catch (err) {
       throw classifyFetchError(err, url);
     }
     return capped(res, url, MAX_RESPONSE_BYTES);
   };
-  return { fetch, close: () => dispatcher.close() };
+  return { fetch, close: async () => (dispatcher ? (await dispatcher.catch(() => undefined))?.close() : undefined) };
+}
+
+function makeDispatcher(env: Env, tls: { ca?: string[] }): Dispatcher {
+  const pick = (a: string, b: string) => env[a] || env[b] || undefined;
+  const httpsProxy = pick('HTTPS_PROXY', 'https_proxy');
+  const httpProxy = pick('HTTP_PROXY', 'http_proxy');
+  return httpsProxy || httpProxy
+    ? new EnvHttpProxyAgent({
+        ...(httpProxy ? { httpProxy } : {}),
+        ...(httpsProxy ? { httpsProxy } : {}),
+        noProxy: pick('NO_PROXY', 'no_proxy') ?? '',
+        connect: tls,
+        requestTls: tls,
+      })
+    : new Agent({ connect: tls, keepAliveTimeout: 4_000 });
 }
 
 /**

@@ -1,12 +1,14 @@
 /**
- * Issue 11, gap 2: hostile clients on the agent's socket (a flood of connections, slow-loris
- * clients) must not keep the agent from serving valid get-token requests, and must be dropped.
- * Real sockets against a real agent, started by get-token as a user's kubectl would.
+ * Issue 11: hostile clients and hostile files must not keep the agent from serving valid get-token
+ * requests. Gap 2: a flood of connections and slow-loris clients on the socket are dropped. Gap 1:
+ * a CA path that is a FIFO or a device fails that request only. Real sockets against a real agent,
+ * started by get-token as a user's kubectl would.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createWorld, requireTools, agentLog, type World } from './world.js';
@@ -42,7 +44,7 @@ function hold(path: string): Promise<Held> {
   });
 }
 
-test('socket abuse: a connection flood and slow-loris clients', { skip, timeout: 120_000 }, async (t) => {
+test('hostile clients: a connection flood, slow-loris clients, CA paths that block', { skip, timeout: 120_000 }, async (t) => {
   const w = await createWorld();
   t.after(() => w.close());
   const getToken = () => w.plugin(['get-token', ...w.tokenArgs]);
@@ -103,5 +105,34 @@ test('socket abuse: a connection flood and slow-loris clients', { skip, timeout:
     assertToken(await getToken());
     assert.equal(agentPid(w), pid);
     assert.ok(agentLog(w).split('\n').length < 200, 'the agent log does not get a line per dropped connection');
+  });
+
+  await t.test('a CA path that is a FIFO or /dev/zero fails that request at once; the agent keeps serving others', async () => {
+    const fifo = join(w.dir, 'ca.fifo');
+    execFileSync('mkfifo', [fifo]);
+    // A writer after 15 s, so that an agent that blocks on the FIFO (the bug) is freed eventually.
+    spawn('/bin/sh', ['-c', 'sleep 15; exec 3>"$1"; sleep 1', 'sh', fifo], { stdio: 'ignore' }).unref();
+    const args = w.tokenArgs.map((a) => (a.startsWith('--certificate-authority=') ? `--certificate-authority=${fifo}` : a));
+    const started = Date.now();
+    const [bad, zero, good] = await Promise.all([
+      w.plugin(['get-token', ...args], { timeoutMs: 30_000 }),
+      w.plugin(['get-token', ...w.tokenArgs.map((a) => (a.startsWith('--certificate-authority=') ? '--certificate-authority=/dev/zero' : a))], { timeoutMs: 30_000 }),
+      (async () => {
+        await sleep(300); // after the bad ones reached the agent
+        const s = Date.now();
+        const r = await getToken();
+        return { r, ms: Date.now() - s };
+      })(),
+    ]);
+    assertToken(good.r);
+    t.diagnostic(`valid get-token next to the FIFO: ${good.ms} ms; the FIFO request failed after ${Date.now() - started} ms`);
+    assert.ok(good.ms < 5_000, `valid get-token took ${good.ms} ms`);
+    for (const [r, what] of [[bad, 'a FIFO'], [zero, 'a character device']] as const) {
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, new RegExp(`kubectl-oidc: --certificate-authority .* is not a regular file \\(${what}\\); refusing to read it`));
+      assert.doesNotMatch(r.stderr, /^\s+at /m);
+    }
+    assert.equal(agentPid(w), pid);
   });
 });
