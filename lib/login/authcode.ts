@@ -33,12 +33,13 @@ export async function loginWithBrowser(issuer: IssuerClient, req: LoginRequest, 
   const verifier = random();
   const challenge = createHash('sha256').update(verifier).digest('base64url');
   const timeoutMs = req.ui.authenticationTimeoutSec * 1000;
-  const loopback = await startLoopback(req.ui.listenAddress, state);
+  const bothLoopbacks = req.ui.redirectUrl === undefined || isLocalhost(req.ui.redirectUrl);
+  const loopback = await startLoopback(req.ui.listenAddress, state, { bothLoopbacks });
   try {
     const redirectUri = req.ui.redirectUrl ?? `http://localhost:${loopback.port}`;
     const url = await issuer.authorizationUrl({ redirectUri, state, nonce, codeChallenge: challenge }, call);
     const requireIss = await issuer.requiresCallbackIss(call);
-    await present(url, req, io);
+    await present(url, loopback.oneTimeUrl(url), req, io);
     const { params, respond } = await raceAbort(loopback.callback, signal, timeoutMs);
     try {
       const error = params.get('error');
@@ -67,7 +68,20 @@ export async function loginWithBrowser(issuer: IssuerClient, req: LoginRequest, 
   }
 }
 
-async function present(url: string, req: LoginRequest, io: LoginIo): Promise<void> {
+function isLocalhost(url: string): boolean {
+  try {
+    return new URL(url).hostname === 'localhost';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The person sees the issuer's URL (stderr is their own terminal, and it works even after the
+ * browser spent the one-time link, for example a browser that opened on a display they cannot see);
+ * the browser's command line, which every local user can read, gets only the one-time link.
+ */
+async function present(url: string, launchUrl: string, req: LoginRequest, io: LoginIo): Promise<void> {
   if (req.ui.skipOpenBrowser) {
     io.show(`Open this URL in your browser to log in:\n  ${url}`);
     return;
@@ -75,7 +89,7 @@ async function present(url: string, req: LoginRequest, io: LoginIo): Promise<voi
   io.show(`Opening your browser to log in. If it does not open, visit:\n  ${url}`);
   io.log.info('opening the browser for a login');
   const open = io.openBrowser ?? defaultOpenBrowser;
-  await open(url, { command: req.ui.browserCommand, env: { ...process.env, ...req.env } }).catch((err: Error) => {
+  await open(launchUrl, { command: req.ui.browserCommand, env: { ...process.env, ...req.env } }).catch((err: Error) => {
     io.show(`Could not start a browser (${err.message}); open the URL above yourself.`);
   });
 }
