@@ -1,6 +1,8 @@
-import { isAbsolute, resolve } from 'node:path';
+import { closeSync, openSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import { OidcError } from './errors.js';
 import { parseFlags } from './cli.js';
+import { ensurePrivateDir, stateDir } from './paths.js';
 
 /**
  * Flags become typed parts at the boundary, each with one owner:
@@ -86,7 +88,7 @@ export const TOKEN_FLAGS_HELP = `Flags (the same names as kubelogin's):
   --force-refresh                  refresh the ID token even if it is still valid
   --debug                          print stack traces and agent details on stderr`;
 
-export type ParsedTokenFlags = { help: true; debug: boolean } | { help: false; debug: boolean; flags: TokenFlags };
+export type ParsedTokenFlags = { help: true; debug: boolean } | { help: false; debug: boolean; flags: TokenFlags; secretInArgv: boolean };
 
 export function parseTokenFlags(argv: string[], cwd: string, env: Record<string, string | undefined>): ParsedTokenFlags {
   const { values } = parseFlags(argv, TOKEN_FLAGS, 'run `kubectl oidc get-token --help` for the flags');
@@ -121,7 +123,28 @@ export function parseTokenFlags(argv: string[], cwd: string, env: Record<string,
     }),
     forceRefresh: values['force-refresh'] === true,
   };
-  return { help: false, debug, flags };
+  return { help: false, debug, flags, secretInArgv: values['oidc-client-secret'] !== undefined };
+}
+
+/**
+ * --oidc-client-secret on the command line is readable by every local user (ps, /proc/PID/cmdline).
+ * Say so once per user, not on every kubectl command: a marker file in the state dir remembers it.
+ * The warning names the flag, never the secret.
+ */
+export function warnSecretInArgvOnce(parsed: ParsedTokenFlags, env: Record<string, string | undefined>, stderr: (text: string) => void): void {
+  if (parsed.help || !parsed.secretInArgv) return;
+  try {
+    const dir = stateDir(env);
+    ensurePrivateDir(dir);
+    closeSync(openSync(join(dir, 'warned-client-secret-in-argv'), 'wx', 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return; // said before
+    // Cannot remember it: say it anyway, rather than never.
+  }
+  stderr(
+    'kubectl-oidc: warning: --oidc-client-secret on the command line is visible to every user of this machine (ps, /proc); ' +
+      'prefer a public client with PKCE (no secret). This is said once.\n',
+  );
 }
 
 const str = (v: unknown): v is string => typeof v === 'string';

@@ -1,5 +1,5 @@
 import { parseExecInfo, renderExecCredential } from '../exec-credential.js';
-import { parseTokenFlags, TOKEN_FLAGS_HELP } from '../config.js';
+import { parseTokenFlags, TOKEN_FLAGS_HELP, warnSecretInArgvOnce } from '../config.js';
 import { envelope, pickEnv } from '../protocol.js';
 import { send } from '../client/transport.js';
 import type { Io } from './io.js';
@@ -22,6 +22,7 @@ export async function getToken(io: Io): Promise<number> {
     io.stdout(GET_TOKEN_HELP);
     return 0;
   }
+  warnSecretInArgvOnce(parsed, io.env, io.stderr);
   const { provider, ui, cache, forceRefresh } = parsed.flags;
   const info = parseExecInfo(io.env.KUBERNETES_EXEC_INFO, io.stdinIsTTY);
   const reply = await send(

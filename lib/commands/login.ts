@@ -1,4 +1,4 @@
-import { parseTokenFlags, TOKEN_FLAGS_HELP } from '../config.js';
+import { parseTokenFlags, TOKEN_FLAGS_HELP, warnSecretInArgvOnce } from '../config.js';
 import { claimsOf, identityOf } from '../jwt.js';
 import { envelope, pickEnv } from '../protocol.js';
 import { send } from '../client/transport.js';
@@ -20,6 +20,7 @@ export async function loginCommand(io: Io): Promise<number> {
     io.stdout(HELP);
     return 0;
   }
+  warnSecretInArgvOnce(parsed, io.env, io.stderr);
   const { provider, ui, cache, forceRefresh } = parsed.flags;
   const reply = await send(
     io,

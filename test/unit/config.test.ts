@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTokenFlags, scopesFor, DEFAULT_LISTEN, type TokenFlags } from '../../lib/config.js';
+import { parseTokenFlags, scopesFor, warnSecretInArgvOnce, DEFAULT_LISTEN, type TokenFlags } from '../../lib/config.js';
 import { isOidcError } from '../../lib/errors.js';
 
 const base = ['--oidc-issuer-url=https://dex.example.com/dex', '--oidc-client-id=kubernetes'];
@@ -47,4 +47,25 @@ test('bad flags are named', () => {
 
 test('--help short-circuits validation', () => {
   assert.equal(parseTokenFlags(['--help'], '/', {}).help, true);
+});
+
+test('--oidc-client-secret as a flag: warned once per user, never showing the secret', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'ko-secret-'));
+  try {
+    const env = { XDG_STATE_HOME: dir };
+    const base = ['--oidc-issuer-url=https://issuer.example', '--oidc-client-id=c'];
+    const out: string[] = [];
+    warnSecretInArgvOnce(parseTokenFlags(base, '/', env), env, (t) => out.push(t));
+    assert.equal(out.length, 0, 'no secret, no warning');
+    for (let i = 0; i < 3; i++) warnSecretInArgvOnce(parseTokenFlags([...base, '--oidc-client-secret=s3cr3t-value'], '/', env), env, (t) => out.push(t));
+    assert.equal(out.length, 1, 'once');
+    assert.match(out[0]!, /^kubectl-oidc: warning: --oidc-client-secret on the command line is visible to every user/);
+    assert.doesNotMatch(out[0]!, /s3cr3t/);
+    assert.equal(out[0]!.trim().split('\n').length, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
