@@ -88,6 +88,10 @@ test('login, cache, logout, ten concurrent kubectl runs', { skip, timeout: 180_0
     assert.equal(claims.aud, SECRET_CLIENT_ID);
     assert.ok(!r.stderr.includes(CLIENT_SECRET));
     assert.ok(!agentLog(w).includes(CLIENT_SECRET));
+    assert.match(r.stderr, /warning: --oidc-client-secret on the command line is visible to every user/);
+    const again = await w.plugin(['get-token', ...args]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /warning/, 'warned once');
   });
 });
 
