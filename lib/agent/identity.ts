@@ -1,6 +1,7 @@
-import { statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { OidcError } from '../errors.js';
 import { scopesFor, type ProviderConfig } from '../config.js';
-import { caDigestOf, loadCustomCAs } from '../oidc/ca.js';
+import { CA_READ_TIMEOUT_MS, caDigestOf, loadCustomCAs } from '../oidc/ca.js';
 import { sessionKey } from '../store/key.js';
 
 /** A session's identity: its key (issuer, client, scopes, CA digest) and the CA certificates it was computed from. */
@@ -15,16 +16,17 @@ const MAX_REMEMBERED = 256;
  * The one place a provider configuration becomes a session key, used for the registry, the store
  * and the lock alike. Reading and hashing CA files on every request would cost most of the agent's
  * time, so a fingerprint (the provider as sent, and each CA file's inode, size and mtime) remembers
- * the answer; a CA file changed in place changes the fingerprint and is read again.
+ * the answer; a CA file changed in place changes the fingerprint and is read again. Nothing here
+ * blocks the event loop: a CA path that is a FIFO or on a hung mount fails this request only.
  */
 export function createIdentities() {
   const known = new Map<string, Identity>();
   return {
-    resolve(provider: ProviderConfig): Identity {
-      const fp = fingerprint(provider);
+    async resolve(provider: ProviderConfig): Promise<Identity> {
+      const fp = await fingerprint(provider);
       const hit = fp === undefined ? undefined : known.get(fp);
       if (hit) return hit;
-      const cas = loadCustomCAs(provider.caFiles, provider.caData);
+      const cas = await loadCustomCAs(provider.caFiles, provider.caData);
       const id: Identity = {
         key: sessionKey({ issuerUrl: provider.issuerUrl, clientId: provider.clientId, scopes: scopesFor(provider), caDigest: caDigestOf(cas), insecure: provider.insecureSkipTlsVerify }),
         cas,
@@ -41,14 +43,24 @@ export function createIdentities() {
   };
 }
 
-function fingerprint(p: ProviderConfig): string | undefined {
+async function fingerprint(p: ProviderConfig): Promise<string | undefined> {
   const files: string[] = [];
   for (const f of p.caFiles) {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const st = statSync(f);
+      const st = await Promise.race([
+        stat(f),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new OidcError('E_CONFIG', `looking at --certificate-authority ${f} took more than ${CA_READ_TIMEOUT_MS / 1000} s; giving up`, { hint: 'is it on a network mount that hangs? copy the CA to a local file' })), CA_READ_TIMEOUT_MS);
+        }),
+      ]);
+      if (!st.isFile()) return undefined; // let the slow path refuse it
       files.push(`${st.ino}:${st.size}:${st.mtimeMs}`);
-    } catch {
+    } catch (err) {
+      if (err instanceof OidcError) throw err;
       return undefined; // let the slow path report it
+    } finally {
+      clearTimeout(timer);
     }
   }
   return JSON.stringify([p.issuerUrl, p.clientId, [...p.extraScopes].sort(), p.offlineAccess, p.insecureSkipTlsVerify, p.caFiles, p.caData, files]);

@@ -85,7 +85,7 @@ export function createRegistry(deps: RegistryDeps) {
 
   async function entryFor(call: TokenCall): Promise<Entry> {
     const { provider, cache } = call.flags;
-    const { key, cas } = identities.resolve(provider);
+    const { key, cas } = await identities.resolve(provider);
     let entry = entries.get(key) ?? (await (creating.get(key) ?? create(key, provider, cas, cache)));
     if (canonicalJson(entry.provider) !== canonicalJson(provider)) {
       // The same identity with another client secret: the newest caller's is the one that works.
@@ -242,7 +242,7 @@ export function createRegistry(deps: RegistryDeps) {
      * forgotten here: a slow or failing issuer never keeps a session on this machine.
      */
     async logout(provider: ProviderConfig, cache: CacheConfig, env: Record<string, string>): Promise<LogoutResult> {
-      const { key, cas } = identities.resolve(provider);
+      const { key, cas } = await identities.resolve(provider);
       const result: LogoutResult = { cleared: [], problems: [], notes: [], revoked: [], notRevoked: [] };
       const entry = entries.get(key) ?? (await creating.get(key)?.catch(() => undefined));
       const dirs = new Set([cache.dir ?? defaultCacheDir(), defaultCacheDir(), ...(entry?.cache.dir ? [entry.cache.dir] : [])]);
@@ -314,7 +314,7 @@ export function createRegistry(deps: RegistryDeps) {
           continue;
         }
         try {
-          cas ??= loadCustomCAs(opts.caFiles, opts.caData);
+          cas ??= await loadCustomCAs(opts.caFiles, opts.caData);
         } catch (err) {
           result.notRevoked.push(`the refresh token for ${c.iss}: ${(err as Error).message}`);
           continue;

@@ -10,14 +10,36 @@ import { VERSION } from '../version.js';
 import { handleRequest, type HandlerContext } from './handler.js';
 import type { Registry } from './registry.js';
 
+/**
+ * A connection must deliver its whole request within this time of being accepted, however it
+ * trickles in (a client sends it at once: it is one write of a few KiB). An idle timeout would be
+ * reset by every byte, so a client sending one byte every few hundred ms would stay forever.
+ */
+export const REQUEST_DEADLINE_MS = 5_000;
+/**
+ * Connections that have not yet sent their request, above which the oldest ones are dropped. Each
+ * may hold a partial frame (up to MAX_FRAME_BYTES), so this bounds the memory a flood can take.
+ * Requests being served are not counted: 500 kubectl processes waiting on one refresh are valid.
+ */
+export const MAX_PENDING_CONNECTIONS = 128;
+/**
+ * Over the cap, a connection is dropped only once it has been waiting this long: a burst of valid
+ * clients is accepted all at once, before any of their requests is read, and must not be cut off.
+ */
+export const PENDING_GRACE_MS = 1_000;
+/** A ceiling on all connections at once (Node refuses more at accept): file descriptors are finite. */
+export const MAX_CONNECTIONS = 4_096;
+
 export interface AgentOptions {
   socketPath: string;
   registry: Registry;
   log: Logger;
   /** Exit after this long without a request (and nothing in flight). 0 disables. */
   idleTimeoutMs: number;
-  /** A client that connects and sends nothing is dropped after this long. */
+  /** A client that has not sent its whole request this long after connecting is dropped (REQUEST_DEADLINE_MS). */
   requestTimeoutMs?: number;
+  /** Connections without a request yet, above which the oldest are dropped (MAX_PENDING_CONNECTIONS). */
+  maxPendingConnections?: number;
 }
 
 export interface RunningAgent {
@@ -89,11 +111,40 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
 
+  const deadlineMs = opts.requestTimeoutMs ?? REQUEST_DEADLINE_MS;
+  const maxPending = opts.maxPendingConnections ?? MAX_PENDING_CONNECTIONS;
+  /** Connections that have not delivered a request, oldest first, with when they were accepted. */
+  const pending = new Map<Socket, number>();
+  let sweeper: NodeJS.Timeout | undefined;
+  let dropped = 0;
+  const sweep = () => {
+    const tooOld = Date.now() - PENDING_GRACE_MS;
+    for (const [sock, since] of pending) {
+      if (pending.size <= maxPending || since > tooOld) break;
+      pending.delete(sock);
+      sock.destroy();
+      dropped++;
+    }
+    if (pending.size <= maxPending) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+      // One line per flood, not one per connection.
+      log.info(`dropped ${dropped} connections that sent no request while more than ${maxPending} were waiting`);
+      dropped = 0;
+    }
+  };
+
   const server = createServer({ allowHalfOpen: true }, (sock) => {
     sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
+    pending.set(sock, Date.now());
+    sock.on('close', () => {
+      sockets.delete(sock);
+      pending.delete(sock);
+    });
+    if (pending.size > maxPending && !sweeper) sweeper = setInterval(sweep, 100);
     handle(sock);
   });
+  server.maxConnections = MAX_CONNECTIONS;
 
   // Answered after the reply is on its way: the stop frame must reach the client that asked.
   const context: HandlerContext = { registry, agent: { info: { pid: process.pid, version: VERSION }, stop: (why) => setImmediate(() => void stop(why)) } };
@@ -103,11 +154,19 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
     let gotRequest = false;
     let open = true;
     sock.setEncoding('utf8');
-    sock.setTimeout(opts.requestTimeoutMs ?? 10_000, () => {
+    const deadline = setTimeout(() => {
       if (!gotRequest) sock.destroy();
-    });
+    }, deadlineMs);
+    const requestIn = () => {
+      gotRequest = true;
+      clearTimeout(deadline);
+      pending.delete(sock);
+    };
     sock.on('error', () => {});
-    sock.on('close', () => (open = false));
+    sock.on('close', () => {
+      open = false;
+      clearTimeout(deadline);
+    });
     const send = (f: Frame) => {
       if (open && !sock.destroyed) sock.write(encodeFrame(f));
     };
@@ -138,7 +197,7 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
         frames = reader.push(chunk);
       } catch (err) {
         if (gotRequest) return sock.destroy(); // garbage after the request: drop the caller
-        gotRequest = true;
+        requestIn();
         finish(errorFrame(err));
         sock.destroy();
         return;
@@ -156,8 +215,7 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
         return;
       }
       if (frames.length === 0) return;
-      gotRequest = true;
-      sock.setTimeout(0);
+      requestIn();
       let req: Request;
       try {
         req = parseRequest(frames[0]);
@@ -183,6 +241,7 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
     stopping ??= (async () => {
       log.info(`agent stopping: ${reason}`);
       clearInterval(idleTimer);
+      clearInterval(sweeper);
       server.close();
       for (const f of [opts.socketPath, join(dirname(opts.socketPath), 'agent.json')]) {
         try {

@@ -39,11 +39,13 @@ export async function loginWithBrowser(issuer: IssuerClient, req: LoginRequest, 
   const nonce = random();
   const timeoutMs = req.ui.authenticationTimeoutSec * 1000;
   const tls = req.ui.localServerCert && req.ui.localServerKey ? { cert: req.ui.localServerCert, key: req.ui.localServerKey } : undefined;
-  const loopback = await startLoopback(req.ui.listenAddress, state, tls);
+  const host = req.ui.redirectHostname ?? 'localhost';
+  const bothLoopbacks = req.ui.redirectUrl === undefined ? host === 'localhost' : isLocalhost(req.ui.redirectUrl);
+  const loopback = await startLoopback(req.ui.listenAddress, state, { bothLoopbacks, ...(tls ? { tls } : {}) });
   try {
-    const redirectUri = req.ui.redirectUrl ?? `${loopback.scheme}://${req.ui.redirectHostname ?? 'localhost'}:${loopback.port}`;
+    const redirectUri = req.ui.redirectUrl ?? `${loopback.scheme}://${host}:${loopback.port}`;
     const url = await issuer.authorizationUrl({ redirectUri, state, nonce, ...(pkce ? { codeChallenge: pkce.challenge } : {}), extra: req.ui.authRequestExtraParams }, call);
-    await present(url, req, io);
+    await present(url, req, io, 'log in', loopback.oneTimeUrl(url));
     const { params, respond } = await raceAbort(loopback.callback, signal, timeoutMs);
     try {
       const error = params.get('error');
@@ -78,8 +80,22 @@ export function pkceFor(method: PkceMethod, issuerListsS256: boolean | undefined
   return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
 }
 
-/** Show the URL to every waiting caller and, unless told not to, open the browser at it. */
-export async function present(url: string, req: LoginRequest, io: LoginIo, what = 'log in'): Promise<void> {
+
+function isLocalhost(url: string): boolean {
+  try {
+    return new URL(url).hostname === 'localhost';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Show the URL to every waiting caller and, unless told not to, open the browser. The person sees
+ * the issuer's URL (stderr is their own terminal, and it works even after the browser spent a
+ * one-time link, say on a display they cannot see); the browser's command line, which every local
+ * user can read, gets only `launchUrl`, a one-time loopback link, where there is one.
+ */
+export async function present(url: string, req: LoginRequest, io: LoginIo, what = 'log in', launchUrl = url): Promise<void> {
   if (req.ui.skipOpenBrowser) {
     io.show(`Open this URL in your browser to ${what}:\n  ${url}`);
     return;
@@ -87,7 +103,7 @@ export async function present(url: string, req: LoginRequest, io: LoginIo, what 
   io.show(`Opening your browser to ${what}. If it does not open, visit:\n  ${url}`);
   io.log.info(`opening the browser to ${what}`);
   const open = io.openBrowser ?? defaultOpenBrowser;
-  await open(url, { command: req.ui.browserCommand, env: { ...process.env, ...req.env } }).catch((err: Error) => {
+  await open(launchUrl, { command: req.ui.browserCommand, env: { ...process.env, ...req.env } }).catch((err: Error) => {
     io.show(`Could not start a browser (${err.message}); open the URL above yourself.`);
   });
 }

@@ -1,6 +1,7 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { OidcError } from '../errors.js';
 
@@ -14,9 +15,29 @@ export interface Loopback {
   port: number;
   /** 'https' with --local-server-cert/--local-server-key. */
   scheme: 'http' | 'https';
-  /** Resolves with the first callback whose `state` matches; every other request gets a 400. */
+  /**
+   * Resolves with the first callback whose `state` matches; every other request gets a 400. Rejects
+   * when the one-time login link is opened a second time (someone else read it first).
+   */
   callback: Promise<CallbackResult>;
+  /**
+   * A one-time link (http://127.0.0.1:PORT/login/<random>) that redirects to `target` once. The
+   * browser is started with it, so its command line (readable by every local user in /proc) shows
+   * no state, nonce or code challenge, only a link that is already spent.
+   */
+  oneTimeUrl(target: string): string;
   close(): void;
+}
+
+export interface LoopbackOptions {
+  /**
+   * The redirect URI names `localhost`, which the browser may resolve to 127.0.0.1 or ::1: listen
+   * on both (same port), so that no other local user can take the address we left free and receive
+   * the authorization code. A port whose other address is taken is skipped like a busy one.
+   */
+  bothLoopbacks?: boolean;
+  /** Serve the callback over HTTPS (kubelogin's --local-server-cert/--local-server-key): PEM file paths. */
+  tls?: { cert: string; key: string };
 }
 
 export function parseListenAddress(address: string): { host: string; port: number } {
@@ -26,30 +47,55 @@ export function parseListenAddress(address: string): { host: string; port: numbe
   return { host: (m[1] ?? m[2]) as string, port };
 }
 
+const LOOPBACK_PAIR: Record<string, string> = { '127.0.0.1': '::1', '::1': '127.0.0.1' };
+/** With port 0, tries for a port that is free on both loopback addresses. */
+const PAIR_ATTEMPTS = 5;
+
+function listenOn(host: string, port: number, creds?: { cert: Buffer; key: Buffer }): Promise<Server> {
+  const server: Server = creds ? createHttpsServer(creds) : createServer();
+  return new Promise<Server>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
 /** Bind the first free address of the list (kubelogin's default: 127.0.0.1:8000, then 127.0.0.1:18000). */
-export async function startLoopback(addresses: readonly string[], expectedState: string, tls?: { cert: string; key: string }): Promise<Loopback> {
+export async function startLoopback(addresses: readonly string[], expectedState: string, opts: LoopbackOptions = {}): Promise<Loopback> {
   let lastError: unknown;
   let creds: { cert: Buffer; key: Buffer } | undefined;
-  if (tls) {
+  if (opts.tls) {
     try {
-      creds = { cert: readFileSync(tls.cert), key: readFileSync(tls.key) };
+      creds = { cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) };
     } catch (cause) {
       throw new OidcError('E_CONFIG', `cannot read --local-server-cert/--local-server-key: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause });
     }
   }
+  const scheme = creds ? 'https' : 'http';
   for (const address of addresses) {
     const { host, port } = parseListenAddress(address);
-    const server: Server = creds ? createHttpsServer(creds) : createServer();
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host, port, exclusive: true }, () => resolve());
-      });
-    } catch (err) {
-      lastError = err;
-      continue;
+    const pair = opts.bothLoopbacks ? LOOPBACK_PAIR[host] : undefined;
+    for (let attempt = 0; attempt < (pair && port === 0 ? PAIR_ATTEMPTS : 1); attempt++) {
+      let first: Server;
+      try {
+        first = await listenOn(host, port, creds);
+      } catch (err) {
+        lastError = err;
+        break;
+      }
+      if (!pair) return serve([first], host, expectedState, scheme);
+      const bound = (first.address() as AddressInfo).port;
+      try {
+        return serve([first, await listenOn(pair, bound, creds)], host, expectedState, scheme);
+      } catch (err) {
+        // No IPv6 (or IPv4) on this machine: nobody can take that address either.
+        if (['EADDRNOTAVAIL', 'EAFNOSUPPORT'].includes((err as NodeJS.ErrnoException).code ?? '')) return serve([first], host, expectedState, scheme);
+        first.close();
+        lastError = err;
+      }
     }
-    return serve(server, expectedState, creds ? 'https' : 'http');
   }
   throw new OidcError('E_CONFIG', `cannot listen for the login callback on ${addresses.join(' or ')}: ${(lastError as NodeJS.ErrnoException)?.code ?? lastError}`, {
     cause: lastError,
@@ -57,12 +103,36 @@ export async function startLoopback(addresses: readonly string[], expectedState:
   });
 }
 
-function serve(server: Server, expectedState: string, scheme: 'http' | 'https'): Loopback {
+function serve(servers: Server[], host: string, expectedState: string, scheme: 'http' | 'https'): Loopback {
   let settle!: (r: CallbackResult) => void;
-  const callback = new Promise<CallbackResult>((resolve) => (settle = resolve));
+  let fail!: (e: Error) => void;
+  const callback = new Promise<CallbackResult>((resolve, reject) => {
+    settle = resolve;
+    fail = reject;
+  });
+  callback.catch(() => {}); // the caller may be gone already; it sees the rejection when it awaits
   let done = false;
-  server.on('request', (req, res) => {
+  const loginPath = `/login/${randomBytes(24).toString('base64url')}`;
+  let loginTarget: string | undefined;
+  let loginUsed = false;
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method === 'GET' && url.pathname === loginPath && loginTarget !== undefined) {
+      if (!loginUsed) {
+        loginUsed = true;
+        res.writeHead(302, { location: loginTarget, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', connection: 'close' });
+        res.end();
+        return;
+      }
+      // Opened twice: another program may have read the link from the browser's command line and
+      // taken the login's state. End this login rather than accept a callback that may be theirs.
+      page(res, 400, 'This login link was already used', 'Start the login again from your terminal.');
+      if (!done) {
+        done = true;
+        fail(new OidcError('E_LOGIN_FAILED', 'the one-time login link was opened twice (another program on this machine may have read it)', { hint: 'run the command again' }));
+      }
+      return;
+    }
     const params = url.searchParams;
     if (done || req.method !== 'GET' || params.get('state') !== expectedState) {
       page(res, 400, 'This is not the login you are waiting for', 'Start the login again from your terminal.');
@@ -79,15 +149,29 @@ function serve(server: Server, expectedState: string, scheme: 'http' | 'https'):
         page(res, ok ? 200 : 400, ok ? 'Logged in' : 'Login failed', message);
       },
     });
-  });
-  server.keepAliveTimeout = 1_000;
+  };
+  for (const server of servers) {
+    server.on('request', onRequest);
+    server.keepAliveTimeout = 1_000;
+    // A request that trickles in (or never ends) must not hold the listener: Node's defaults are minutes.
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 10_000;
+  }
+  const port = (servers[0]!.address() as AddressInfo).port;
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     scheme,
     callback,
+    oneTimeUrl(target) {
+      loginTarget = target;
+      const linkHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+      return `${scheme}://${linkHost.includes(':') ? `[${linkHost}]` : linkHost}:${port}${loginPath}`;
+    },
     close() {
-      server.close();
-      server.closeAllConnections?.();
+      for (const server of servers) {
+        server.close();
+        server.closeAllConnections?.();
+      }
     },
   };
 }

@@ -1,10 +1,17 @@
-import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { OidcError, findCause } from '../errors.js';
-import { pemBlocks } from './ca.js';
+import { pemBlocks, readCaFile } from './ca.js';
 
 export type Env = Record<string, string | undefined>;
+
+/**
+ * The most any issuer answer (discovery, JWKS, token) may hold. Real ones are a few KiB (a JWKS with
+ * a dozen keys, a token answer with three JWTs): 1 MiB is generous, and bounds what a hostile or
+ * broken issuer can make the agent hold in memory.
+ */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
 /** The fetch the rest of lib/oidc uses: undici's, bound to one dispatcher that carries the CA and proxy. */
 export type HttpFetch = (url: string, init: { method?: string; headers?: Record<string, string> | Headers; body?: unknown; redirect?: 'manual' | 'follow'; signal?: AbortSignal | undefined }) => Promise<Response>;
@@ -24,47 +31,97 @@ export interface HttpOptions {
   insecure?: boolean;
 }
 
-function extraSystemCAs(env: Env): string[] {
-  // Passing `ca` replaces Node's defaults, including NODE_EXTRA_CA_CERTS: add those back by hand.
+/**
+ * NODE_EXTRA_CA_CERTS as the caller set it. Passing `ca` replaces Node's defaults, including these:
+ * add them back by hand. Read without blocking (readCaFile); like Node, a file that is not there is
+ * ignored, but one that cannot be read safely (a FIFO, /dev/zero, huge, hung) is a clear error.
+ */
+async function extraSystemCAs(env: Env): Promise<string[]> {
   const file = env.NODE_EXTRA_CA_CERTS ?? process.env.NODE_EXTRA_CA_CERTS;
   if (!file) return [];
   try {
-    return pemBlocks(readFileSync(file, 'utf8'));
-  } catch {
-    return [];
+    return pemBlocks(await readCaFile(file, `NODE_EXTRA_CA_CERTS (${file})`));
+  } catch (err) {
+    const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR') return [];
+    throw err;
   }
 }
 
 export function createHttp(opts: HttpOptions): Http {
   const custom = opts.cas;
-  // The custom CA is added to the system roots, not instead of them (an issuer behind a public CA
-  // and a proxy with a corporate CA both keep working).
-  const ca = custom.length === 0 ? undefined : [...rootCertificates, ...extraSystemCAs(opts.network ?? {}), ...custom];
-  const tls = opts.insecure ? { rejectUnauthorized: false } : ca ? { ca } : {};
   const env = opts.network ?? process.env;
-  const pick = (a: string, b: string) => env[a] || env[b] || undefined;
-  const httpsProxy = pick('HTTPS_PROXY', 'https_proxy');
-  const httpProxy = pick('HTTP_PROXY', 'http_proxy');
-  const dispatcher: Dispatcher =
-    httpsProxy || httpProxy
-      ? new EnvHttpProxyAgent({
-          ...(httpProxy ? { httpProxy } : {}),
-          ...(httpsProxy ? { httpsProxy } : {}),
-          noProxy: pick('NO_PROXY', 'no_proxy') ?? '',
-          connect: tls,
-          requestTls: tls,
-        })
-      : new Agent({ connect: tls, keepAliveTimeout: 4_000 });
+  // Built on the first request, which can wait for NODE_EXTRA_CA_CERTS to be read; a failure is
+  // that request's error and the next one tries again.
+  let dispatcher: Promise<Dispatcher> | undefined;
+  const dispatcherFor = () => {
+    dispatcher ??= (async () => {
+      // The custom CA is added to the system roots, not instead of them (an issuer behind a public CA
+      // and a proxy with a corporate CA both keep working).
+      if (opts.insecure) return makeDispatcher(env, { rejectUnauthorized: false });
+      const ca = custom.length === 0 ? undefined : [...rootCertificates, ...(await extraSystemCAs(opts.network ?? {})), ...custom];
+      return makeDispatcher(env, ca ? { ca } : {});
+    })();
+    dispatcher.catch(() => (dispatcher = undefined));
+    return dispatcher;
+  };
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const fetch: HttpFetch = async (url, init) => {
     const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+    const d = await dispatcherFor();
+    let res: Response;
     try {
-      return (await undiciFetch(url, { ...(init as object), signal, dispatcher } as Parameters<typeof undiciFetch>[1])) as unknown as Response;
+      res = (await undiciFetch(url, { ...(init as object), signal, dispatcher: d } as Parameters<typeof undiciFetch>[1])) as unknown as Response;
     } catch (err) {
       throw classifyFetchError(err, url);
     }
+    return capped(res, url, MAX_RESPONSE_BYTES);
   };
-  return { fetch, close: () => dispatcher.close() };
+  return { fetch, close: async () => (dispatcher ? (await dispatcher.catch(() => undefined))?.close() : undefined) };
+}
+
+function makeDispatcher(env: Env, tls: { ca?: string[]; rejectUnauthorized?: boolean }): Dispatcher {
+  const pick = (a: string, b: string) => env[a] || env[b] || undefined;
+  const httpsProxy = pick('HTTPS_PROXY', 'https_proxy');
+  const httpProxy = pick('HTTP_PROXY', 'http_proxy');
+  return httpsProxy || httpProxy
+    ? new EnvHttpProxyAgent({
+        ...(httpProxy ? { httpProxy } : {}),
+        ...(httpsProxy ? { httpsProxy } : {}),
+        noProxy: pick('NO_PROXY', 'no_proxy') ?? '',
+        connect: tls,
+        requestTls: tls,
+      })
+    : new Agent({ connect: tls, keepAliveTimeout: 4_000 });
+}
+
+/**
+ * The response with a body that errors once it passes `max` bytes (refused up front when its
+ * Content-Length says so). Reading stops there: the rest is never buffered.
+ */
+export function capped(res: Response, url: string, max: number): Response {
+  const tooLarge = () =>
+    new OidcError('E_ISSUER_RESPONSE', `the answer from ${safeOrigin(url)} is larger than ${max >= 1024 * 1024 ? `${max / (1024 * 1024)} MiB` : `${max} bytes`}; refusing to read it`, {
+      hint: 'check the issuer URL and the issuer: real discovery, key set and token answers are a few KiB',
+    });
+  const length = Number(res.headers.get('content-length') ?? NaN);
+  if (length > max) {
+    void res.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (!res.body || NULL_BODY_STATUSES.has(res.status)) return res;
+  let seen = 0;
+  const limit = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      seen += chunk.byteLength;
+      if (seen > max) controller.error(tooLarge());
+      else controller.enqueue(chunk);
+    },
+  });
+  const out = new Response(res.body.pipeThrough(limit), { status: res.status, statusText: res.statusText, headers: res.headers });
+  // openid-client reads the final URL of some answers; a constructed Response has none.
+  Object.defineProperty(out, 'url', { value: res.url });
+  return out;
 }
 
 const TLS_CODES = new Set([

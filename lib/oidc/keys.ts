@@ -1,5 +1,5 @@
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import { OidcError, isOidcError } from '../errors.js';
+import { OidcError, isOidcError, oidcCause } from '../errors.js';
 import { httpStatusError, type Http } from './http.js';
 
 export interface KeyCacheOptions {
@@ -28,6 +28,7 @@ export function createKeyCache(jwksUri: string, opts: KeyCacheOptions) {
         res = await http.fetch(jwksUri, { headers: { accept: 'application/json' }, signal });
       } catch (err) {
         const e = isOidcError(err) ? err : new OidcError('E_ISSUER_UNREACHABLE', String(err));
+        if (e.code === 'E_ISSUER_RESPONSE') throw e; // an answer we refuse (too large) is not an outage
         throw new OidcError(e.code, `the issuer's keys could not be fetched: ${e.message}`, { cause: err, hint: 'the next try will succeed once the issuer is reachable again' });
       }
       if (!res.ok) {
@@ -41,7 +42,7 @@ export function createKeyCache(jwksUri: string, opts: KeyCacheOptions) {
       try {
         doc = await res.json();
       } catch (cause) {
-        throw new OidcError('E_ISSUER_RESPONSE', `the issuer's key set at ${jwksUri} is not JSON`, { cause });
+        throw oidcCause(cause) ?? new OidcError('E_ISSUER_RESPONSE', `the issuer's key set at ${jwksUri} is not JSON`, { cause });
       }
       if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as { keys?: unknown }).keys)) {
         throw new OidcError('E_ISSUER_RESPONSE', `the issuer's key set at ${jwksUri} has no "keys" list`);

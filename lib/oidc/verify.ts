@@ -2,6 +2,9 @@ import { jwtVerify, type JWTVerifyGetKey, type JWTPayload, type JWTVerifyOptions
 import { OidcError, oidcCause } from '../errors.js';
 
 /** Asymmetric algorithms only: never `none`, never HMAC (an HS256 token "signed" with the public key must fail). */
+/** How far in the future an ID token's `iat` may be (the issuer's clock ahead of ours); documented in README.md. */
+export const IAT_SKEW_SEC = 5 * 60;
+
 export const ALLOWED_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 export interface VerifiedIdToken {
@@ -36,11 +39,19 @@ export async function verifyIdToken(idToken: string, keys: JWTVerifyGetKey, opts
     // A token without `kid` while the issuer publishes two keys of its type (rotation): try each.
     payload = await verifyWithCandidates(idToken, err as AsyncIterable<KeyObject>, checks);
   }
+  // jose checks iat only against a maximum age; go-oidc and kube-apiserver not at all. A token issued
+  // well ahead of our clock is a broken issuer clock or a forgery (it would also outlive its exp math).
+  const nowSec = Math.floor(opts.now.getTime() / 1000);
+  if (typeof payload.iat === 'number' && payload.iat > nowSec + IAT_SKEW_SEC) {
+    throw new OidcError('E_ID_TOKEN_INVALID', `the issuer's ID token was rejected: it was issued in the future (iat ${payload.iat - nowSec} s ahead of this machine's clock; at most ${IAT_SKEW_SEC} s is allowed)`, {
+      hint: "check this machine's clock and the issuer's",
+    });
+  }
   if (opts.nonce !== undefined && payload.nonce !== opts.nonce) {
     throw new OidcError('E_ID_TOKEN_INVALID', 'the ID token does not carry the nonce of this login (a replayed or foreign token)');
   }
   const expiresAt = payload.exp as number;
-  const issuedAt = typeof payload.iat === 'number' ? payload.iat : Math.floor(opts.now.getTime() / 1000);
+  const issuedAt = typeof payload.iat === 'number' ? payload.iat : nowSec;
   return { claims: payload as VerifiedIdToken['claims'], expiresAt, issuedAt };
 }
 

@@ -88,6 +88,10 @@ test('login, cache, logout, ten concurrent kubectl runs', { skip, timeout: 180_0
     assert.equal(claims.aud, SECRET_CLIENT_ID);
     assert.ok(!r.stderr.includes(CLIENT_SECRET));
     assert.ok(!agentLog(w).includes(CLIENT_SECRET));
+    assert.match(r.stderr, /--oidc-client-secret is visible to every local user \(ps\); use --oidc-client-secret-file=FILE or KUBECTL_OIDC_CLIENT_SECRET/);
+    const again = await w.plugin(['get-token', ...args]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /visible to every local user/, 'warned once');
   });
 });
 

@@ -47,3 +47,54 @@ test('only a callback with the right state is accepted, exactly once; the page t
   assert.ok(!again || again.status === 400, 'a second callback is refused');
   lb.close();
 });
+
+// Issue 11, gap 8: the browser's command line shows only a one-time link.
+
+test('the one-time login link redirects once to the issuer; a second use ends the login', async () => {
+  const lb = await startLoopback(['127.0.0.1:0'], 'st');
+  const target = 'https://issuer.example/auth?state=st&nonce=n&code_challenge=c';
+  const link = lb.oneTimeUrl(target);
+  assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/login\/[A-Za-z0-9_-]{32}$/);
+  assert.doesNotMatch(link, /st|nonce|challenge/);
+  const wrong = await fetch(link.replace(/\/login\/.*/, '/login/guess'), { redirect: 'manual' });
+  assert.equal(wrong.status, 400, 'a guessed link is not the link');
+  const first = await fetch(link, { redirect: 'manual' });
+  assert.equal(first.status, 302);
+  assert.equal(first.headers.get('location'), target);
+  assert.equal(first.headers.get('cache-control'), 'no-store');
+  const second = await fetch(link, { redirect: 'manual' });
+  assert.equal(second.status, 400);
+  await assert.rejects(lb.callback, (e) => isOidcError(e, 'E_LOGIN_FAILED') && /opened twice/.test((e as Error).message));
+  const cb = await fetch(`http://127.0.0.1:${lb.port}/?code=x&state=st`);
+  assert.equal(cb.status, 400, 'no callback is accepted after that');
+  lb.close();
+});
+
+const hasIpv6 = await new Promise<boolean>((resolve) => {
+  const s = createServer().once('error', () => resolve(false));
+  s.listen(0, '::1', () => s.close(() => resolve(true)));
+});
+
+test('a localhost redirect: the callback is taken on 127.0.0.1 and ::1 alike', { skip: hasIpv6 ? undefined : 'no ::1 here' }, async () => {
+  const lb = await startLoopback(['127.0.0.1:0'], 'st6', { bothLoopbacks: true });
+  const pending = fetch(`http://[::1]:${lb.port}/?code=six&state=st6`);
+  const cb = await lb.callback;
+  assert.equal(cb.params.get('code'), 'six');
+  cb.respond(true, 'ok');
+  assert.equal((await pending).status, 200);
+  lb.close();
+});
+
+test('a localhost redirect: a port whose ::1 side another program holds is skipped', { skip: hasIpv6 ? undefined : 'no ::1 here' }, async () => {
+  const squatter = createServer();
+  await new Promise<void>((r) => squatter.listen(0, '::1', () => r()));
+  const port = (squatter.address() as { port: number }).port;
+  try {
+    const lb = await startLoopback([`127.0.0.1:${port}`, '127.0.0.1:0'], 's', { bothLoopbacks: true });
+    assert.notEqual(lb.port, port);
+    lb.close();
+    await assert.rejects(startLoopback([`127.0.0.1:${port}`], 's', { bothLoopbacks: true }), (e) => isOidcError(e, 'E_CONFIG'));
+  } finally {
+    squatter.close();
+  }
+});

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair, exportSPKI, type JWK } from 'jose';
-import { verifyIdToken } from '../../lib/oidc/verify.js';
+import { verifyIdToken, IAT_SKEW_SEC } from '../../lib/oidc/verify.js';
 import { isOidcError } from '../../lib/errors.js';
 
 const issuer = 'https://dex.example.com/dex';
@@ -66,3 +66,15 @@ test('no nonce expected on refresh: a token without nonce verifies', async () =>
   delete (c as Record<string, unknown>).nonce;
   await verifyIdToken(await sign(c), keys, { issuer, audiences: [clientId], now });
 });
+
+test('iat in the future beyond the allowed skew is rejected (a broken clock or a forged token)', async () => {
+  await rejects(await sign(claims({ iat: nowSec + 24 * 3600, exp: nowSec + 25 * 3600 })), /issued in the future/);
+  await rejects(await sign(claims({ iat: nowSec + IAT_SKEW_SEC + 5 })), /issued in the future/);
+});
+
+test('iat slightly ahead (clock skew within the allowed skew) verifies', async () => {
+  const v = await verifyIdToken(await sign(claims({ iat: nowSec + IAT_SKEW_SEC - 5 })), keys, opts);
+  assert.equal(v.issuedAt, nowSec + IAT_SKEW_SEC - 5);
+});
+
+test('iat that is not a number is rejected', async () => rejects(await sign(claims({ iat: 'yesterday' })), /iat/));
