@@ -1,7 +1,7 @@
 import { isAbsolute } from 'node:path';
 import { OidcError, isErrorCode, isOidcError, type ErrorCode } from './errors.js';
 import type { ApiVersion } from './exec-credential.js';
-import { parseCache, parseProvider, parseUi, type CacheConfig, type ProviderConfig, type UiConfig } from './config.js';
+import { parseCache, parseProvider, parseUi, type CacheConfig, type ProviderConfig, type TokenFlags } from './config.js';
 import { VERSION } from './version.js';
 
 /**
@@ -26,15 +26,9 @@ interface Envelope {
   version: string;
 }
 export type { Envelope };
-export type TokenRequest = Envelope & {
+/** The caller's flags as typed parts (TokenFlags), and what kubectl told it. */
+export type TokenRequest = Envelope & TokenFlags & {
   op: 'token';
-  provider: ProviderConfig;
-  ui: UiConfig;
-  cache: CacheConfig;
-  forceRefresh: boolean;
-  useAccessToken: boolean;
-  /** Notices about the caller's flags; the agent says each once per session. */
-  notices: string[];
   apiVersion: ApiVersion;
   interactive: boolean;
   env: Record<string, string>;

@@ -35,11 +35,10 @@ export async function getToken(io: Io): Promise<number> {
     io.stdout(GET_TOKEN_HELP);
     return 0;
   }
-  const { provider, ui, cache, forceRefresh, useAccessToken, notices } = parsed.flags;
   const reply = await send(
     io,
-    { ...envelope(), op: 'token', provider, ui, cache, forceRefresh, useAccessToken, notices, apiVersion: info.apiVersion, interactive: info.interactive, env: pickEnv(io.env) },
-    { timeoutMs: (ui.authenticationTimeoutSec + 60) * 1000 },
+    { ...envelope(), op: 'token', ...parsed.flags, apiVersion: info.apiVersion, interactive: info.interactive, env: pickEnv(io.env) },
+    { timeoutMs: (parsed.flags.ui.authenticationTimeoutSec + 60) * 1000 },
   );
   io.stdout(renderExecCredential(info.apiVersion, reply.token, reply.expiresAt));
   return 0;

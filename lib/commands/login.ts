@@ -43,11 +43,10 @@ export function tokenFlagsWithKubeconfig(io: Io, argv: string[]): { help: true }
 
 /** Log in (or reuse the session) through the agent; the verified ID token and its expiry. */
 export async function loginNow(io: Io, flags: TokenFlags): Promise<{ token: string; expiresAt: number }> {
-  const { provider, ui, cache, forceRefresh, notices } = flags;
   return send(
     io,
-    { ...envelope(), op: 'token', provider, ui, cache, forceRefresh, useAccessToken: false, notices, apiVersion: 'client.authentication.k8s.io/v1', interactive: true, env: pickEnv(io.env) },
-    { timeoutMs: (ui.authenticationTimeoutSec + 60) * 1000 },
+    { ...envelope(), op: 'token', ...flags, useAccessToken: false, apiVersion: 'client.authentication.k8s.io/v1', interactive: true, env: pickEnv(io.env) },
+    { timeoutMs: (flags.ui.authenticationTimeoutSec + 60) * 1000 },
   );
 }
 

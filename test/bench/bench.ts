@@ -691,8 +691,7 @@ async function benchAgent(): Promise<void> {
     const pid = await startAgent(col);
     const parsed = parseTokenFlags(world.tokenArgs, process.cwd(), envFor(col));
     if (parsed.help) throw new Error('unexpected --help');
-    const { provider, ui, cache, forceRefresh, useAccessToken, notices } = parsed.flags;
-    const req: TokenRequest = { op: 'token', v: PROTOCOL_VERSION, version: VERSION, provider, ui, cache, forceRefresh, useAccessToken, notices, apiVersion: 'client.authentication.k8s.io/v1', interactive: false, env: {} };
+    const req: TokenRequest = { op: 'token', v: PROTOCOL_VERSION, version: VERSION, ...parsed.flags, apiVersion: 'client.authentication.k8s.io/v1', interactive: false, env: {} };
     const payload = encodeFrame(req);
     const startSt = procStatus(pid);
     await hammer(sockPath(), payload, N.agentWarmup, N.agentConcurrency); // loads the session, warms the JIT
