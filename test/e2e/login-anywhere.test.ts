@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
@@ -361,4 +361,51 @@ test("kubelogin's documented get-token flags, through real kubectl", { skip, tim
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /WARNING: --insecure-skip-tls-verify is set/);
   });
+});
+
+test('switching from kubelogin keeps you logged in: its cache file becomes our session, with no browser', { skip, timeout: 120_000 }, async (t) => {
+  const w = await createWorld();
+  t.after(() => w.close());
+  // A real refresh token from the issuer, through a first login kept in a separate cache dir.
+  const elsewhere = join(w.dir, 'first-login');
+  const first = await w.plugin(['get-token', ...w.tokenArgs, `--token-cache-dir=${elsewhere}`], { env: execInfo(true) });
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(await w.launches(), 1);
+  const ours = readdirSync(elsewhere).filter((f) => f.endsWith('.json'));
+  assert.equal(ours.length, 1);
+  const { tokens } = JSON.parse(readFileSync(join(elsewhere, ours[0]!), 'utf8')) as { tokens: { idToken: string; refreshToken: string } };
+  assert.ok(tokens.refreshToken);
+  // Forget it here (no logout: that would revoke the refresh token at the issuer).
+  await w.stopAgent();
+  rmSync(elsewhere, { recursive: true, force: true });
+
+  // kubelogin's cache: ~/.kube/cache/oidc-login/<sha256 of its settings>, {"id_token","refresh_token"}, plus a .lock file.
+  const kubeloginDir = join(w.env.HOME!, '.kube', 'cache', 'oidc-login');
+  mkdirSync(kubeloginDir, { recursive: true, mode: 0o700 });
+  const name = '3b7c0e2d9f1a4c6b8e5d7f9a1b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c';
+  writeFileSync(join(kubeloginDir, name), JSON.stringify({ id_token: tokens.idToken, refresh_token: tokens.refreshToken }), { mode: 0o600 });
+  writeFileSync(join(kubeloginDir, `${name}.lock`), '');
+  // Another issuer's session next to it, which must be left alone.
+  writeFileSync(join(kubeloginDir, 'other'), JSON.stringify({ id_token: await w.issuer.mintIdToken({ iss: 'https://other.example.com' }), refresh_token: 'not-ours' }), { mode: 0o600 });
+
+  const before = w.issuer.stats.tokenRequests.refresh_token;
+  const r = await w.kubectl(['auth', 'whoami']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /alice@example\.com/);
+  assert.equal(await w.launches(), 1, 'no browser login');
+  assert.equal(w.issuer.stats.tokenRequests.refresh_token - before, 1, 'kubelogin\'s refresh token was spent once');
+  assert.equal(w.issuer.stats.refreshFailures, 0);
+  assert.equal((r.stderr.match(/using the session kubelogin left in .*oidc-login\/3b7c0e2d/g) ?? []).length, 1, `said once: ${r.stderr}`);
+  const again = await w.kubectl(['auth', 'whoami']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.doesNotMatch(again.stderr, /kubelogin/, 'said only once');
+  assert.equal(await w.launches(), 1);
+});
+
+test('a browser command that fails is reported, with the URL to open by hand', { skip, timeout: 60_000 }, async (t) => {
+  const w = await createWorld();
+  t.after(() => w.close());
+  const r = await w.plugin(['get-token', ...without(w, '--browser-command'), '--browser-command=/bin/false', '--authentication-timeout-sec=3'], { env: execInfo(true) });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /Could not open a browser \(\/bin\/false: exit code 1\)\. Open this URL yourself:\n {2}https:\/\/127\.0\.0\.1:\d+\/dex\/auth\?\S*client_id=kubectl-oidc/);
 });
