@@ -14,6 +14,7 @@ import { acquireLock } from '../store/lock.js';
 import { openStore as defaultOpenStore } from '../store/select.js';
 import type { TokenSet, TokenStore } from '../store/types.js';
 import { canonicalJson } from '../store/key.js';
+import { findKubeloginSession, kubeloginCacheDir } from '../store/kubelogin.js';
 import { loadCustomCAs } from '../oidc/ca.js';
 import { createIdentities } from './identity.js';
 import { Session, refreshMargin } from './session.js';
@@ -34,6 +35,8 @@ export interface RegistryDeps {
   openStore?: typeof defaultOpenStore;
   createIssuer?: CreateIssuer;
   openBrowser?: typeof OpenBrowser;
+  /** kubelogin's cache dir to take sessions over from (default ~/.kube/cache/oidc-login); tests point it elsewhere. */
+  kubeloginDir?: string;
   /** The login flow (tests replace the browser login). */
   login?: typeof defaultLogin;
   /** Where the per-session locks live, whatever a caller's --token-cache-dir: one session, one lock. */
@@ -122,6 +125,12 @@ export function createRegistry(deps: RegistryDeps) {
         loginTimeoutMs: (req) => req.ui.authenticationTimeoutSec * 1000,
         lock: (timeoutMs) => acquireLock(lockDir(), key, { timeoutMs }),
         login: (req, show, signal) => (deps.login ?? defaultLogin)(entry.issuer, req, { show, log: deps.log, ...(deps.openBrowser ? { openBrowser: deps.openBrowser } : {}) }, signal),
+        // kubelogin users switch by renaming the command: its cache (its default dir, or the --token-cache-dir
+        // their kubeconfig already names) may hold this session's refresh token.
+        adopt: async () => {
+          const found = await findKubeloginSession([cache.dir, deps.kubeloginDir ?? kubeloginCacheDir()], provider.issuerUrl, provider.clientId);
+          return found && { idToken: found.idToken, refreshToken: found.refreshToken, from: found.file };
+        },
       });
       entry = { key, provider, issuer: createIssuer(provider, cas), session, cache, storeNotice: notice, noticeShown: false, saidNotices: new Set(), network: {}, failures: 0 };
       evictFor(1);

@@ -53,6 +53,8 @@ export interface SessionDeps {
   now(): number;
   log: Logger;
   loginTimeoutMs(req: LoginRequest): number;
+  /** Where to look, on the first use when the store has nothing, for another tool's session to take over (kubelogin's cache). */
+  adopt?(): Promise<{ idToken: string; refreshToken: string; from: string } | undefined>;
 }
 
 /**
@@ -101,15 +103,25 @@ export class Session {
     return this.deps.now() / 1000;
   }
 
-  private async load(): Promise<void> {
+  private async load(caller: Caller): Promise<void> {
     if (this.loaded) return;
     this.tokens = await this.store.load(this.deps.key);
+    if (!this.tokens && this.deps.adopt) {
+      // A session another tool (kubelogin) left: its refresh token, with an expiry in the past, so the
+      // normal refresh below spends it under the lock and verifies the ID token that comes back.
+      const found = await this.deps.adopt().catch((err: Error) => (this.deps.log.warn(`session ${this.short}: ${err.message}`), undefined));
+      if (found) {
+        this.tokens = { idToken: found.idToken, refreshToken: found.refreshToken, expiresAt: 0, issuedAt: 0 };
+        this.deps.log.info(`session ${this.short}: taking over ${found.from}`);
+        caller.notify(`kubectl-oidc: using the session kubelogin left in ${found.from} (no new login needed)`);
+      }
+    }
     this.loaded = true;
   }
 
   async getToken(ctx: TokenContext): Promise<TokenSet> {
     this.lastUsed = this.deps.now();
-    await this.load();
+    await this.load(ctx.caller);
     const current = this.tokens;
     if (current && !ctx.forceRefresh && isFresh(current, this.nowSec())) return current;
     if (current?.refreshToken && !this.refreshGivesNoIdToken) {

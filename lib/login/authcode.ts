@@ -104,7 +104,7 @@ export async function present(url: string, req: LoginRequest, io: LoginIo, what 
   io.log.info(`opening the browser to ${what}`);
   const open = io.openBrowser ?? defaultOpenBrowser;
   await open(launchUrl, { command: req.ui.browserCommand, env: { ...process.env, ...req.env } }).catch((err: Error) => {
-    io.show(`Could not start a browser (${err.message}); open the URL above yourself.`);
+    io.show(`Could not open a browser (${clean(err.message)}). Open this URL yourself:\n  ${url}`);
   });
 }
 

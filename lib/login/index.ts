@@ -6,6 +6,7 @@ import { loginWithBrowser, type LoginIo, type LoginRequest } from './authcode.js
 import { loginWithDeviceCode } from './device.js';
 import { loginWithKeyboard } from './keyboard.js';
 import { loginWithPassword } from './password.js';
+import { isWsl } from './browser.js';
 
 export type { LoginIo, LoginRequest } from './authcode.js';
 
@@ -13,7 +14,8 @@ export type { LoginIo, LoginRequest } from './authcode.js';
 export function browserCanOpen(req: LoginRequest): boolean {
   if (req.ui.browserCommand || req.env.BROWSER) return true;
   if (process.platform === 'darwin' || process.platform === 'win32') return true;
-  return Boolean(req.env.DISPLAY || req.env.WAYLAND_DISPLAY);
+  // WSL: wslview or explorer.exe opens the Windows browser, with or without an X server.
+  return Boolean(req.env.DISPLAY || req.env.WAYLAND_DISPLAY) || isWsl();
 }
 
 /**

@@ -315,7 +315,8 @@ function basicUser(authorization: string): string | undefined {
 function isLoopbackHttp(value: string): boolean {
   try {
     const u = new URL(value);
-    return u.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
+    // https: as a client that registered its HTTPS callback (kubelogin's --local-server-cert).
+    return (u.protocol === 'http:' || u.protocol === 'https:') && ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
   } catch {
     return false;
   }

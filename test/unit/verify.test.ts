@@ -78,3 +78,13 @@ test('iat slightly ahead (clock skew within the allowed skew) verifies', async (
 });
 
 test('iat that is not a number is rejected', async () => rejects(await sign(claims({ iat: 'yesterday' })), /iat/));
+
+test("Dex's cross-client scope audience:server:client_id:X: a token for X verifies, one only for the requesting client does not", async () => {
+  const { audiencesFor } = await import('../../lib/config.js');
+  const audiences = audiencesFor({ clientId, extraScopes: ['email', 'audience:server:client_id:kube-apiserver'] });
+  assert.deepEqual(audiences, ['kube-apiserver']);
+  const o = { ...opts, audiences };
+  await verifyIdToken(await sign(claims({ aud: ['kube-apiserver', clientId], azp: clientId })), keys, o);
+  await verifyIdToken(await sign(claims({ aud: 'kube-apiserver' })), keys, o);
+  await rejects(await sign(claims({ aud: clientId })), /audience/, o);
+});
