@@ -261,6 +261,7 @@ export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): 
       return verifyIdToken(idToken, keys.resolver(http, call.signal), {
         issuer: provider.issuerUrl,
         audiences: audiencesFor(provider),
+        clientId: provider.clientId,
         ...(opts.nonce !== undefined ? { nonce: opts.nonce } : {}),
         now: new Date(deps.now()),
       });
