@@ -83,7 +83,11 @@ export interface IssuerDeps {
 
 /** HTTP clients per network setting, for a session used from shells with different proxy variables. Few, and capped. */
 const MAX_HTTP_CLIENTS = 4;
-const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * Each request to the issuer is bounded by this. KUBECTL_OIDC_HTTP_TIMEOUT_MS (read by the agent at
+ * start, for tests of a slow issuer; documented in README.md) may only shorten it.
+ */
+const REQUEST_TIMEOUT_MS = Math.min(30_000, Math.max(100, Number(process.env.KUBECTL_OIDC_HTTP_TIMEOUT_MS) || 30_000));
 
 export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): IssuerClient {
   const https = new Map<string, Http>();
