@@ -185,7 +185,8 @@ export class Session {
           v = await this.deps.issuer.verify(grant.idToken, {}, call);
         } catch (err) {
           // An outage: the next try refreshes again, with the new refresh token. Anything else is a token we must not use.
-          if (!isTransient(err)) await this.end(generation, `the refreshed ID token was rejected (${(err as Error).message})`);
+          // A key set that is down, garbled or cut short (E_ISSUER_*) says nothing against the token: keep the session.
+          if (!isTransient(err) && isOidcError(err, 'E_ID_TOKEN_INVALID')) await this.end(generation, `the refreshed ID token was rejected (${(err as Error).message})`);
           throw err;
         }
         const before = claimsOf(base.idToken);

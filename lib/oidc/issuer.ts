@@ -5,7 +5,7 @@ import type { ProviderConfig } from '../config.js';
 import { audiencesFor, scopesFor } from '../config.js';
 import { createHttp, httpStatusError, type Env, type Http } from './http.js';
 import { createKeyCache, type KeyCache } from './keys.js';
-import { verifyIdToken, type VerifiedIdToken } from './verify.js';
+import { IAT_SKEW_SEC, verifyIdToken, type VerifiedIdToken } from './verify.js';
 
 /**
  * The OIDC protocol against one issuer and client: discovery, the authorization URL, the code
@@ -83,7 +83,11 @@ export interface IssuerDeps {
 
 /** HTTP clients per network setting, for a session used from shells with different proxy variables. Few, and capped. */
 const MAX_HTTP_CLIENTS = 4;
-const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * Each request to the issuer is bounded by this. KUBECTL_OIDC_HTTP_TIMEOUT_MS (read by the agent at
+ * start, for tests of a slow issuer; documented in README.md) may only shorten it.
+ */
+const REQUEST_TIMEOUT_MS = Math.min(30_000, Math.max(100, Number(process.env.KUBECTL_OIDC_HTTP_TIMEOUT_MS) || 30_000));
 
 export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): IssuerClient {
   const https = new Map<string, Http>();
@@ -140,7 +144,9 @@ export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): 
   /** A configuration for one call: the discovered metadata with this call's fetch. */
   const configFor = async (call: Call) => {
     const { meta, keys } = await discover(call);
-    const config = new oc.Configuration(meta, provider.clientId, clientMetadata, clientAuth());
+    // openid-client checks the ID token's iat/exp/nbf too, with no tolerance by default: an issuer a
+    // few minutes ahead would fail every grant before our own checks (which allow IAT_SKEW_SEC) run.
+    const config = new oc.Configuration(meta, provider.clientId, { ...clientMetadata, [oc.clockTolerance]: IAT_SKEW_SEC }, clientAuth());
     config[oc.customFetch] = fetchFor(call);
     config.timeout = REQUEST_TIMEOUT_MS / 1000;
     return { config, meta, keys };
@@ -261,6 +267,7 @@ export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): 
       return verifyIdToken(idToken, keys.resolver(http, call.signal), {
         issuer: provider.issuerUrl,
         audiences: audiencesFor(provider),
+        clientId: provider.clientId,
         ...(opts.nonce !== undefined ? { nonce: opts.nonce } : {}),
         now: new Date(deps.now()),
       });
@@ -319,7 +326,16 @@ function issuerError(err: unknown, what: string): OidcError {
     const e = httpStatusError(status, what, String((err as { response?: { url?: unknown } }).response?.url ?? ''));
     return new OidcError(e.code, `the issuer failed ${what}: HTTP ${status}`, { cause: err, ...(e.hint ? { hint: e.hint } : {}) });
   }
-  const detail = status !== undefined ? `HTTP ${status}` : clean((err as Error)?.message ?? String(err));
+  const message = clean((err as Error)?.message ?? String(err));
+  if ((status !== undefined && status >= 200 && status < 300) || /parsing error/i.test(message)) {
+    // A 2xx that is not the JSON we need (an HTML page, a cut body): say so, not just "HTTP 200".
+    const why = /content-type/i.test(message) ? 'is not JSON' : /pars|JSON/i.test(message) ? 'is not valid JSON (garbled or cut short)' : `is not usable (${message})`;
+    return new OidcError('E_ISSUER_RESPONSE', `the issuer's answer to ${what} ${why}${status !== undefined ? `: HTTP ${status}` : ''}`, {
+      cause: err,
+      hint: 'the issuer (or a proxy in between) sent something else than its OIDC answer; check --oidc-issuer-url and the issuer',
+    });
+  }
+  const detail = status !== undefined ? `HTTP ${status}` : message;
   return new OidcError('E_ISSUER_RESPONSE', `the issuer's answer to ${what} is not usable: ${detail}`, {
     cause: err,
     hint: 'check --oidc-issuer-url: it must be the issuer URL exactly as the issuer reports it',

@@ -19,6 +19,12 @@ export function createKeyCache(jwksUri: string, opts: KeyCacheOptions) {
   const cooldownMs = opts.cooldownMs ?? 30_000;
   const maxAgeMs = opts.maxAgeMs ?? 10 * 60_000;
   let current: { local: JWTVerifyGetKey; fetchedAt: number } | undefined;
+  /**
+   * When an unknown kid last made us refetch. Only such refetches are rate-limited: a key set that
+   * was fetched for another reason (start-up, age) a moment before the issuer rotated its key must
+   * not turn the first token with the new kid into a rejected token (and an ended session).
+   */
+  let lookedForUnknownAt = -Infinity;
   let inFlight: Promise<JWTVerifyGetKey> | undefined;
 
   const fetchKeys = (http: Http, signal: AbortSignal): Promise<JWTVerifyGetKey> => {
@@ -68,7 +74,8 @@ export function createKeyCache(jwksUri: string, opts: KeyCacheOptions) {
           return await current!.local(header, token);
         } catch (err) {
           const code = (err as { code?: unknown }).code;
-          if (code !== 'ERR_JWKS_NO_MATCHING_KEY' || opts.now() - current!.fetchedAt < cooldownMs) throw err;
+          if (code !== 'ERR_JWKS_NO_MATCHING_KEY' || opts.now() - lookedForUnknownAt < cooldownMs) throw err;
+          lookedForUnknownAt = opts.now();
           await fetchKeys(http, signal); // a new key at the issuer (rotation): look once more
           return current!.local(header, token);
         }

@@ -17,6 +17,8 @@ export interface VerifyOptions {
   issuer: string;
   /** The audiences a token must be for: the client ID, or X of Dex's `audience:server:client_id:X` scope. */
   audiences: string[];
+  /** Our client ID: with several audiences, `azp` must name it (OpenID Connect Core §3.1.3.7). */
+  clientId: string;
   /** Required on login; absent on refresh (Dex and others omit it there). */
   nonce?: string;
   now: Date;
@@ -46,6 +48,16 @@ export async function verifyIdToken(idToken: string, keys: JWTVerifyGetKey, opts
     throw new OidcError('E_ID_TOKEN_INVALID', `the issuer's ID token was rejected: it was issued in the future (iat ${payload.iat - nowSec} s ahead of this machine's clock; at most ${IAT_SKEW_SEC} s is allowed)`, {
       hint: "check this machine's clock and the issuer's",
     });
+  }
+  // OpenID Connect Core §3.1.3.7: a token for several audiences must say which party it was issued
+  // to (azp), and an azp must be us. Otherwise a token minted for another client that merely lists
+  // ours among its audiences would be accepted.
+  const multiple = Array.isArray(payload.aud) && payload.aud.length > 1;
+  if (payload.azp !== undefined && payload.azp !== opts.clientId) {
+    throw new OidcError('E_ID_TOKEN_INVALID', `the issuer's ID token was rejected: it was issued to another client (azp ${JSON.stringify(String(payload.azp)).slice(0, 80)}, not ${opts.clientId})`);
+  }
+  if (multiple && payload.azp === undefined) {
+    throw new OidcError('E_ID_TOKEN_INVALID', 'the issuer\'s ID token was rejected: it has several audiences but no azp (authorized party) claim naming this client');
   }
   if (opts.nonce !== undefined && payload.nonce !== opts.nonce) {
     throw new OidcError('E_ID_TOKEN_INVALID', 'the ID token does not carry the nonce of this login (a replayed or foreign token)');

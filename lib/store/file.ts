@@ -1,4 +1,5 @@
-import { open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { lstat, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { OidcError } from '../errors.js';
@@ -19,10 +20,16 @@ export function createFileStore(dir: string): TokenStore & { readonly dir: strin
     dir,
     pathFor,
     async load(key) {
+      await checkDir(dir);
       let text: string;
       try {
-        text = await readFile(pathFor(key), 'utf8');
-      } catch {
+        text = await readNoFollow(pathFor(key));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ELOOP') {
+          throw new OidcError('E_STORE', `the token cache file ${pathFor(key)} is a symbolic link; refusing to read it`, {
+            hint: `remove it (rm ${pathFor(key)}); the next command logs in again`,
+          });
+        }
         return undefined;
       }
       try {
@@ -34,21 +41,25 @@ export function createFileStore(dir: string): TokenStore & { readonly dir: strin
       }
     },
     async save(key, tokens: TokenSet) {
+      await checkDir(dir); // a missing dir is created below
       try {
         makePrivateDir(dir);
         const final = pathFor(key);
         const tmp = `${final}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
         const fh = await open(tmp, 'wx', 0o600);
         try {
-          await fh.writeFile(JSON.stringify({ v: FORMAT, key, tokens }));
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        await rename(tmp, final).catch(async (err) => {
+          try {
+            await fh.writeFile(JSON.stringify({ v: FORMAT, key, tokens }));
+            await fh.sync();
+          } finally {
+            await fh.close();
+          }
+          await rename(tmp, final);
+        } catch (err) {
+          // A full disk (ENOSPC, EFBIG) or a failed rename: no half-written temp file (with half a token) stays behind.
           await unlink(tmp).catch(() => {});
           throw err;
-        });
+        }
         await sweepTemp(dir, key);
       } catch (cause) {
         throw new OidcError('E_STORE', `cannot write the token cache in ${dir}: ${(cause as Error).message}`, { cause });
@@ -60,6 +71,42 @@ export function createFileStore(dir: string): TokenStore & { readonly dir: strin
       });
     },
   };
+}
+
+/**
+ * Refuse a cache dir that is a symbolic link or not ours: whoever controls the link's target (or the
+ * directory) could read the refresh tokens written there or swap the files we read. A missing dir is
+ * fine (nothing cached yet).
+ */
+async function checkDir(dir: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const st = await lstat(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw new OidcError('E_STORE', `cannot use the token cache dir ${dir}: ${err.message}`, { cause: err });
+  });
+  if (!st) return;
+  if (st.isSymbolicLink()) {
+    throw new OidcError('E_STORE', `the token cache dir ${dir} is a symbolic link; refusing to keep tokens there`, {
+      hint: 'replace it with a real directory, or pass --token-cache-dir=DIR',
+    });
+  }
+  if (!st.isDirectory()) throw new OidcError('E_STORE', `the token cache dir ${dir} is not a directory`, { hint: 'remove it, or pass --token-cache-dir=DIR' });
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) {
+    throw new OidcError('E_STORE', `the token cache dir ${dir} is owned by uid ${st.uid}, not by you (uid ${uid}); refusing to keep tokens there`, {
+      hint: 'remove it, or pass --token-cache-dir=DIR',
+    });
+  }
+}
+
+/** Read a file, never through a symbolic link (O_NOFOLLOW: ELOOP if the last component is one). */
+async function readNoFollow(path: string): Promise<string> {
+  const fh = await open(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+  try {
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Temp files of writers that were killed mid-write: harmless, but they hold tokens, so they go. */

@@ -20,7 +20,7 @@ function claims(over: Record<string, unknown> = {}) {
 const sign = (c: Record<string, unknown>, k = key.privateKey, kid = 'k1') =>
   new SignJWT(c).setProtectedHeader({ alg: 'RS256', kid }).sign(k);
 
-const opts = { issuer, audiences: [clientId], nonce: 'n1', now };
+const opts = { issuer, audiences: [clientId], clientId, nonce: 'n1', now };
 
 async function rejects(token: string, pattern: RegExp, o = opts) {
   await assert.rejects(verifyIdToken(token, keys, o), (e) => {
@@ -37,8 +37,27 @@ test('a good token verifies and yields exp and iat', async () => {
   assert.equal(v.claims.email, 'a@example.com');
 });
 
-test('aud as an array containing the client id verifies', async () => {
-  await verifyIdToken(await sign(claims({ aud: ['other', clientId] })), keys, opts);
+test('aud as an array containing the client id, with azp naming us, verifies', async () => {
+  await verifyIdToken(await sign(claims({ aud: ['other', clientId], azp: clientId })), keys, opts);
+  await verifyIdToken(await sign(claims({ aud: [clientId] })), keys, opts);
+});
+
+// OpenID Connect Core §3.1.3.7 (issue 11): a token for several audiences must name us as its authorized party.
+test('several audiences without azp', async () => rejects(await sign(claims({ aud: ['other', clientId] })), /several audiences but no azp/));
+test('several audiences with azp naming another client', async () => rejects(await sign(claims({ aud: ['other', clientId], azp: 'other' })), /issued to another client/));
+test('one audience with azp naming another client', async () => rejects(await sign(claims({ azp: 'other' })), /issued to another client/));
+test('Dex cross-client: aud is the server client, azp is us', async () => {
+  await verifyIdToken(await sign(claims({ aud: ['server-x', clientId], azp: clientId })), keys, { ...opts, audiences: ['server-x'] });
+});
+test('nbf in the future', async () => rejects(await sign(claims({ nbf: nowSec + 600 })), /nbf/));
+test('missing exp', async () => {
+  const c = claims();
+  delete (c as Record<string, unknown>).exp;
+  await rejects(await sign(c), /exp/);
+});
+test('a valid signature from a key outside the JWKS, with no kid', async () => {
+  const token = await new SignJWT(claims()).setProtectedHeader({ alg: 'RS256' }).sign(other.privateKey);
+  await rejects(token, /signature|no key/);
 });
 
 test('wrong aud', async () => rejects(await sign(claims({ aud: 'someone-else' })), /audience/));
@@ -64,7 +83,7 @@ test('garbage is rejected, not thrown as something else', async () => rejects('n
 test('no nonce expected on refresh: a token without nonce verifies', async () => {
   const c = claims();
   delete (c as Record<string, unknown>).nonce;
-  await verifyIdToken(await sign(c), keys, { issuer, audiences: [clientId], now });
+  await verifyIdToken(await sign(c), keys, { issuer, audiences: [clientId], clientId, now });
 });
 
 test('iat in the future beyond the allowed skew is rejected (a broken clock or a forged token)', async () => {
