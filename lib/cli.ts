@@ -15,12 +15,24 @@ export function parseFlags<O extends Options>(argv: string[], options: O, helpHi
   }
 }
 
+/**
+ * parseArgs's message in one line: its first sentence ("… argument is ambiguous.\nDid you forget …"
+ * ends with a newline, not a space), with any control character in a quoted argument escaped.
+ */
 function cleanParseError(err: unknown): string {
-  const msg = (err as Error).message.split('. ')[0] ?? 'bad arguments';
-  return msg
-    .replace(/^Unknown option '(.+)'$/, 'unknown flag $1')
-    .replace(/^Option '(.+?)'.*argument missing$/, 'flag $1 needs a value')
-    .replace(/^Unexpected argument '(.+)'$/, 'unexpected argument $1');
+  const msg = (err as Error).message.split(/\.\s/)[0] || 'bad arguments';
+  return oneLine(
+    msg
+      .replace(/^Unknown option '(.+)'$/s, 'unknown flag $1')
+      .replace(/^Option '(.+?)'.*argument missing$/s, 'flag $1 needs a value')
+      .replace(/^Option '(.+?)' argument is ambiguous$/s, "flag $1 needs a value (the next argument starts with a dash: write $1=VALUE)")
+      .replace(/^Unexpected argument '(.+)'$/s, 'unexpected argument $1'),
+  );
+}
+
+/** A value a person typed, safe to put in a one-line message: newlines and other control characters escaped. */
+export function oneLine(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => JSON.stringify(c).slice(1, -1));
 }
 
 /**

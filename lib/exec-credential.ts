@@ -34,10 +34,10 @@ export function parseExecInfo(raw: string | undefined, stdinIsTTY = false): Exec
   }
   const d = doc as Record<string, unknown>;
   if (d.kind !== undefined && d.kind !== 'ExecCredential') {
-    throw new OidcError('E_EXEC_INFO', `KUBERNETES_EXEC_INFO has kind ${JSON.stringify(d.kind)}, expected "ExecCredential"`);
+    throw new OidcError('E_EXEC_INFO', `KUBERNETES_EXEC_INFO has kind ${shown(d.kind)}, expected "ExecCredential"`);
   }
   if (d.apiVersion !== V1 && d.apiVersion !== V1BETA1) {
-    throw new OidcError('E_EXEC_INFO', `KUBERNETES_EXEC_INFO asks for apiVersion ${JSON.stringify(d.apiVersion)}; supported: ${V1}, ${V1BETA1}`, {
+    throw new OidcError('E_EXEC_INFO', `KUBERNETES_EXEC_INFO asks for apiVersion ${shown(d.apiVersion)}; supported: ${V1}, ${V1BETA1}`, {
       hint: `set apiVersion: ${V1} in the kubeconfig's exec section`,
     });
   }
@@ -59,6 +59,12 @@ export function parseExecInfo(raw: string | undefined, stdinIsTTY = false): Exec
     if (c.config !== undefined && c.config !== null) info.clusterConfig = c.config;
   }
   return info;
+}
+
+/** A value from the document, quoted for a one-line message and cut short: the document may hold anything, of any size. */
+function shown(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
 /**

@@ -163,6 +163,10 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
       pending.delete(sock);
     };
     sock.on('error', () => {});
+    // The client half-closed without a whole request: none is coming. Free the slot now rather than at the deadline.
+    sock.on('end', () => {
+      if (!gotRequest) sock.destroy();
+    });
     sock.on('close', () => {
       open = false;
       clearTimeout(deadline);
