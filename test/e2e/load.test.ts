@@ -1,0 +1,60 @@
+/**
+ * Issue 11, load: 500 concurrent clients against one agent while the ID token expires every 20 s.
+ * Zero failures, one refresh per token (never a rotated refresh token presented twice), agent RSS
+ * growing by at most 80 MiB under the load. 10 s here; KUBECTL_OIDC_LOAD_SECONDS=60 (and `npm run bench`,
+ * section 7) run the full minute.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createWorld, requireTools, ENTRY } from './world.js';
+import { parseTokenFlags } from '../../lib/config.js';
+import { encodeFrame, envelope, type TokenRequest } from '../../lib/protocol.js';
+import { procStatus, soak } from '../bench/soak.js';
+
+const skip = requireTools();
+const SECONDS = Number(process.env.KUBECTL_OIDC_LOAD_SECONDS ?? 10);
+const TTL = 20;
+
+test(`500 concurrent clients for ${SECONDS} s, the token expiring every ${TTL} s`, { skip, timeout: (SECONDS + 120) * 1000 }, async (t) => {
+  const w = await createWorld({ issuer: { idTokenTtl: TTL } });
+  t.after(() => w.close());
+  const execInfo = { KUBERNETES_EXEC_INFO: `${JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', spec: { interactive: false } })}\n` };
+  const first = await w.plugin(['get-token', ...w.tokenArgs], { env: execInfo });
+  assert.equal(first.code, 0, first.stderr);
+  const agentPid = JSON.parse(readFileSync(join(w.env.KUBECTL_OIDC_RUNTIME_DIR!, 'agent.json'), 'utf8')).pid as number;
+  const parsed = parseTokenFlags(w.tokenArgs, process.cwd(), {});
+  if (parsed.help) assert.fail('help');
+  const req: TokenRequest = { ...envelope(), op: 'token', ...parsed.flags, apiVersion: 'client.authentication.k8s.io/v1', interactive: false, env: {} };
+  w.issuer.resetStats();
+
+  const r = await soak({
+    sock: join(w.env.KUBECTL_OIDC_RUNTIME_DIR!, 'agent.sock'),
+    payload: encodeFrame(req),
+    clients: 500,
+    seconds: SECONDS,
+    agentPid,
+    plugin: { argv: [process.execPath, ENTRY, 'get-token', ...w.tokenArgs], env: { ...process.env, ...w.env, ...execInfo }, concurrency: 2 },
+  });
+  const refreshes = w.issuer.stats.tokenRequests.refresh_token;
+  // "After the load": once it is over and the agent has had a moment.
+  await new Promise((res) => setTimeout(res, 3_000));
+  const settled = procStatus(agentPid).rssKb;
+  t.diagnostic(
+    `${r.requests} requests, ${r.failures} failures, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, max ${r.maxMs.toFixed(0)} ms; ` +
+      `agent CPU ${r.agentCpuUsPerRequest} us/request; RSS ${Math.round(r.rssKb.before / 1024)} MiB before, ${Math.round(r.rssKb.after / 1024)} at the end of the load (peak ${Math.round(r.rssKb.peak / 1024)}), ${Math.round(settled / 1024)} after; ` +
+      `${r.distinctTokens} distinct tokens, ${refreshes} refresh grants; ${r.pluginRuns} get-token runs`,
+  );
+  assert.equal(r.failures, 0, `no failures (first: ${r.firstFailure})`);
+  assert.equal(r.pluginFailures, 0, 'every real get-token succeeded');
+  assert.equal(r.staleTokens, 0, 'no expired token was ever handed out');
+  assert.equal(w.issuer.stats.refreshFailures, 0, 'no rotated refresh token presented twice');
+  assert.equal(await w.launches(), 1, 'no login under load');
+  // One refresh per token: the agent refreshes each token once, halfway through its 20 s life.
+  assert.ok(refreshes <= Math.ceil(SECONDS / (TTL / 2)) + 1, `at most one refresh per token (${refreshes} in ${SECONDS} s)`);
+  assert.equal(r.distinctTokens, refreshes + (r.distinctTokens > refreshes ? 1 : 0), 'every refresh gave one new token, and only refreshes did');
+  // The agent holds the OIDC stack (~75 MiB with Node itself) before any load; the load may add at most 80 MiB.
+  assert.ok(settled - r.rssKb.before <= 80 * 1024, `agent RSS grew by ${Math.round((settled - r.rssKb.before) / 1024)} MiB under the load (at most 80)`);
+  assert.ok(r.requests > 1000, `the load was real (${r.requests} requests)`);
+});
