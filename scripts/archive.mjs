@@ -41,7 +41,7 @@ export function tarGz(entries) {
   }
   parts.push(Buffer.alloc(1024));
   // gzip's header holds no name and mtime 0 (Node's gzip writes none): the output depends on the input only.
-  return gzipSync(Buffer.concat(parts), { level: 9 });
+  return gzipSync(Buffer.concat(parts), { level: 6 }); // level 9: 0.4 % smaller, 3x the time
 }
 
 /** A zip archive (deflate), for Windows. */
@@ -54,7 +54,7 @@ export function zip(entries) {
   const dosDate = ((2024 - 1980) << 9) | (1 << 5) | 1;
   for (const e of [...entries].sort((a, b) => a.name.localeCompare(b.name))) {
     const name = Buffer.from(e.name, 'utf8');
-    const data = deflateRawSync(e.data, { level: 9 });
+    const data = deflateRawSync(e.data, { level: 6 });
     const crc = crc32(e.data);
     const lh = Buffer.alloc(30);
     lh.writeUInt32LE(0x04034b50, 0);

@@ -57,6 +57,9 @@ export function agentLogPath(stateDir: string): string {
 export async function spawnAgent(entry: string, stateDir: string, env: NodeJS.ProcessEnv): Promise<{ exited: Promise<number | null> }> {
   // Loaded only here: node:child_process costs milliseconds on every warm get-token otherwise.
   const { spawn } = await import('node:child_process');
+  // In the single executable, argv[1] is the executable itself and the agent is inside it: no script to pass.
+  const { isSea } = await import('node:sea');
+  const args = isSea() ? ['agent', '--daemon'] : [entry, 'agent', '--daemon'];
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const log = agentLogPath(stateDir);
   try {
@@ -65,7 +68,7 @@ export async function spawnAgent(entry: string, stateDir: string, env: NodeJS.Pr
   } catch {}
   const fd = openSync(log, 'a', 0o600);
   try {
-    const child = spawn(process.execPath, [entry, 'agent', '--daemon'], {
+    const child = spawn(process.execPath, args, {
       detached: true,
       stdio: ['ignore', fd, fd],
       env,
