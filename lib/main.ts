@@ -37,13 +37,14 @@ export async function inProcessRequest(req: Request, notice: (m: string) => void
   }
 }
 
-const AGENT_HELP = `Usage: kubectl oidc agent [start|stop|status] [--idle-timeout=DURATION] [--debug]
+const AGENT_HELP = `Usage: kubectl oidc agent [start|stop|status|install|uninstall] [--idle-timeout=DURATION] [--debug]
 
 The per-user token agent. get-token starts it on demand; you rarely need these.
   agent           run in the foreground (logs on stderr)
   agent start     start it in the background if it is not running
   agent stop      ask the running agent to exit
   agent status    show the running agent and its sessions (never the tokens)
+  agent install   run it at login (systemd user unit or launchd agent); uninstall undoes it
   --idle-timeout  exit after this long without requests, e.g. 30m, 2h, 0 for never (default 1h)
 `;
 
@@ -68,6 +69,10 @@ export async function runCommand(cmd: string, argv: string[], io: Io): Promise<n
 }
 
 async function agentCommand(argv: string[], io: Io): Promise<number> {
+  if (argv[0] === 'install' || argv[0] === 'uninstall') {
+    const { agentInstallCommand } = await import('./commands/agent-install.js');
+    return agentInstallCommand(argv[0], argv.slice(1), io);
+  }
   let parsed;
   try {
     parsed = parseArgs({

@@ -23,13 +23,14 @@ export const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 // 1.13x with 'function' and 1.01x with 'asset'; `agent --help` 1.41x and 1.45x. The hot path wins.
 export const DEFAULT_HEAVY = 'asset';
 
-/** Bundled dynamic imports that the SEA must turn into its own require (import() has no loader there). */
-const DYNAMIC_IMPORTS = ['node:child_process', 'node:sea', '@napi-rs/keyring'];
-
+/**
+ * esbuild leaves import() of a built-in or an external as import(), which has no loader in a SEA: turn
+ * those of built-ins and of the keyring into the SEA's require. Any other import("…") fails the build.
+ */
 function lazyRequires(src) {
-  let out = src;
-  for (const id of DYNAMIC_IMPORTS) out = out.split(`import(${JSON.stringify(id)})`).join(`Promise.resolve().then(() => require(${JSON.stringify(id)}))`);
-  if (/\bimport\("/.test(out)) throw new Error(`a bundle still has a dynamic import() the SEA cannot serve: ${/\bimport\("[^"]*"\)/.exec(out)[0]}`);
+  const out = src.replace(/\bimport\(("node:[a-z_/]+"|"@napi-rs\/keyring")\)/g, 'Promise.resolve().then(() => require($1))');
+  const left = /\bimport\("[^"]*"\)/.exec(out);
+  if (left) throw new Error(`a bundle still has a dynamic import() the SEA cannot serve: ${left[0]}`);
   return out;
 }
 
