@@ -193,12 +193,12 @@ export async function releaseTarget(t) {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const exe = join(work, exeName);
-  // A code cache is only valid on the platform that made it: make the blob with the target's own node
-  // (under qemu for arm64); for a platform that cannot run here, no code cache.
+  // A startup snapshot is only valid on the platform that made it: make the blob with the target's own
+  // node (under qemu for arm64); for a platform that cannot run here, a plain script (no snapshot).
   const canRun = runner.run !== undefined;
   const blobNode = canRun ? [...runner.run, node.binary] : [process.execPath];
   const t0 = Date.now();
-  await buildSea({ distDir: 'dist', nodeBinary: node.binary, out: exe, workDir: join(work, 'sea'), codeCache: canRun, blobNode, format: t.format });
+  await buildSea({ distDir: 'dist', nodeBinary: node.binary, out: exe, workDir: join(work, 'sea'), snapshot: canRun, blobNode, format: t.format });
   const buf = readFileSync(exe);
   checkStructure(buf, t, readFileSync(join(work, 'sea', 'sea-prep.blob')));
   let checked = 'structure';
