@@ -23,8 +23,8 @@ Commands:
 Put this in a kubeconfig user (kubelogin's flag names work unchanged):
   exec:
     apiVersion: client.authentication.k8s.io/v1
-    command: kubectl
-    args: [oidc, get-token, --oidc-issuer-url=https://dex.example.com/dex, --oidc-client-id=kubernetes]
+    command: kubectl-oidc
+    args: [get-token, --oidc-issuer-url=https://dex.example.com/dex, --oidc-client-id=kubernetes]
     interactiveMode: IfAvailable
 
 Run \`kubectl oidc COMMAND --help\` for a command's flags. Set KUBECTL_OIDC_DEBUG=1 (or --debug) for stack traces.
