@@ -130,4 +130,18 @@ test('the linux/amd64 release, installed the krew way', { skip, timeout: 240_000
       await ss.stop();
     }
   });
+
+  await t.test('without keyring.node beside it: the file store, said in one line', async () => {
+    const alone = join(root, 'alone');
+    mkdirSync(alone);
+    copyFileSync(join(installDir, 'kubectl-oidc'), join(alone, 'kubectl-oidc'));
+    execFileSync('chmod', ['+x', join(alone, 'kubectl-oidc')]);
+    const args = [...w!.tokenArgs.filter((a) => !a.startsWith('--token-cache-storage')), '--token-cache-storage=auto'];
+    const r = await run(join(alone, 'kubectl-oidc'), ['get-token', ...args], { ...process.env, ...w!.env, KUBECTL_OIDC_NO_AGENT: '1' }, 60_000);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).kind, 'ExecCredential');
+    assert.match(r.stderr, /^kubectl-oidc: no usable OS keyring: the keyring module does not load on this platform; keeping tokens in /m);
+    // (The session moved into the keyring above, so this one logs in again, into the file store.)
+    assert.equal(r.stderr.match(/no usable OS keyring/g)?.length, 1, `said once: ${r.stderr}`);
+  });
 });
