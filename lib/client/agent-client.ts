@@ -73,7 +73,9 @@ export async function spawnAgent(self: readonly string[], stateDir: string, env:
   } catch {}
   const fd = openSync(log, 'a', 0o600);
   try {
-    const [file, ...args] = self;
+    // In the single executable, argv[1] is the executable itself and the agent is inside it: no script to pass.
+    const { isSea } = await import('node:sea');
+    const [file, ...args] = isSea() ? [process.execPath] : self;
     const child = spawn(file!, [...args, 'agent', '--daemon'], {
       detached: true,
       stdio: ['ignore', fd, fd],

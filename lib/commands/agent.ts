@@ -9,7 +9,7 @@ import { agentLogPath, ask } from '../client/agent-client.js';
 import { ensureAgent } from '../client/transport.js';
 import type { Io } from './io.js';
 
-const HELP = `Usage: kubectl oidc agent [start|stop|status] [--idle-timeout=DURATION] [--debug]
+const HELP = `Usage: kubectl oidc agent [start|stop|status|install|uninstall] [--idle-timeout=DURATION] [--debug]
 
 The per-user token agent. get-token starts it on demand; you rarely need these.
   agent           run in the foreground (logs on stderr)
@@ -38,6 +38,8 @@ export function parseDuration(s: string): number {
 }
 
 export async function agentCommand(io: Io): Promise<number> {
+  const [first, ...more] = io.argv;
+  if (first === 'install' || first === 'uninstall') return (await import('./agent-install.js')).agentInstallCommand(first, more, io);
   const { values, positionals } = parseFlags(io.argv, FLAGS, 'run `kubectl oidc agent --help`', true);
   if (values.help) {
     io.stdout(HELP);

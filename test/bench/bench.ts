@@ -2,7 +2,7 @@
  * `npm run bench`: start-up, kubectl overhead, cold start, stampedes and agent latency, measured in one
  * run against the e2e world (real kubectl, real Chromium, an HTTPS issuer, a test API server).
  *
- *   node build/test/bench/bench.js [--json FILE] [--quick] [--only 1,2,3,4,5]
+ *   node build/test/bench/bench.js [--json FILE] [--quick] [--only 1,2,3,4,5,6]
  *
  * Every start-up figure comes in two columns: NODE_EXTRA_CA_CERTS unset, and as set in this environment
  * (it adds a fixed cost to each Node start, DESIGN.md §7). Paired figures are interleaved: every round
@@ -20,9 +20,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, wri
 import { join } from 'node:path';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createWorld, requireTools, ENTRY, type World } from '../e2e/world.js';
+import { createWorld, requireTools, ENTRY, ROOT, type World } from '../e2e/world.js';
 import { writeKubeconfig } from '../rig/apiserver.js';
 import { parseTokenFlags } from '../../lib/config.js';
 import { PROTOCOL_VERSION, encodeFrame, type TokenRequest } from '../../lib/protocol.js';
@@ -65,6 +65,10 @@ const TARGET = {
   kubectlRatio: 1.5,
   coldMs: 300,
   agentP99Ms: 5,
+  seaWarmRatio: 1.0,
+  npmWarmRatio: 1.2,
+  seaKubectlRatio: 1.35,
+  seaColdMs: 150,
 };
 
 const EXTRA_CA = process.env.NODE_EXTRA_CA_CERTS;
@@ -734,6 +738,155 @@ async function benchAgent(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 6. what users install: the single executable and the npm package, side by side
+
+interface Installed {
+  /** The single executable (scripts/sea-build.mjs, as `npm run release` builds it for linux/amd64). */
+  sea: string;
+  /** `kubectl-oidc` on PATH after `npm pack` + `npm install -g --prefix` (runs through its #!/usr/bin/env node). */
+  npm: string;
+}
+
+async function install(): Promise<Installed> {
+  const dir = join(world.dir, 'installed');
+  mkdirSync(dir, { recursive: true });
+  // A plain .mjs outside the TypeScript project: imported by URL, typed here.
+  const seaBuild = (await import(pathToFileURL(join(ROOT, 'scripts/sea-build.mjs')).href)) as {
+    buildSea(o: { distDir: string; nodeBinary: string; out: string; workDir: string }): Promise<{ out: string }>;
+  };
+  const { out: sea } = await seaBuild.buildSea({ distDir: join(ROOT, 'dist'), nodeBinary: process.execPath, out: join(dir, 'kubectl-oidc'), workDir: join(dir, 'sea') });
+  const npmEnv = { ...process.env, npm_config_update_notifier: 'false' };
+  const packed = JSON.parse(must(await timeSpawn('npm', ['pack', '--json', '--pack-destination', dir], npmEnv, { cwd: ROOT, timeoutMs: 300_000 }), 'npm pack').stdout) as { filename: string }[];
+  const prefix = join(dir, 'prefix');
+  must(await timeSpawn('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline', join(dir, packed[0]!.filename)], npmEnv, { timeoutMs: 300_000 }), 'npm install -g');
+  return { sea, npm: join(prefix, 'bin', 'kubectl-oidc') };
+}
+
+async function benchInstalled(): Promise<void> {
+  log('6. what users install: the single executable (SEA) and the npm package');
+  const t0 = performance.now();
+  const inst = await install();
+  log(`   built the SEA and installed the npm package in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${inst.sea}, ${inst.npm}`);
+  const gt = (exe: string, col: Col, opts: { marker?: string } = {}) => timeSpawn(exe, ['get-token', ...world.tokenArgs], envFor(col, { KUBERNETES_EXEC_INFO: EXEC_INFO }), opts);
+
+  // 6a. warm get-token, paired with node -e 0.
+  if (agentPid() === undefined) await startAgent('set');
+  type K = 'node' | 'sea' | 'npm';
+  const kinds: K[] = ['node', 'sea', 'npm'];
+  const sample = Object.fromEntries(kinds.map((k) => [k, { unset: [] as number[], set: [] as number[] }])) as Record<K, PerCol<number[]>>;
+  const paired = { sea: { unset: [] as number[], set: [] as number[] }, npm: { unset: [] as number[], set: [] as number[] } };
+  const variants = COLS.flatMap((col) => kinds.map((kind) => ({ kind, col })));
+  const grants0 = { ...world.issuer.stats.tokenRequests };
+  for (let round = -N.startupWarmup; round < N.startupPairs; round++) {
+    const got: Partial<Record<string, number>> = {};
+    for (const v of rotate(variants, Math.abs(round))) {
+      const r =
+        v.kind === 'node'
+          ? must(await timeSpawn(process.execPath, ['-e', '0'], envFor(v.col, { KUBERNETES_EXEC_INFO: EXEC_INFO })), 'node -e 0')
+          : must(await gt(inst[v.kind], v.col), `warm get-token (${v.kind})`, hasToken);
+      if (v.kind !== 'node' && r.stderr !== '') throw new BenchError(`warm get-token (${v.kind}) wrote to stderr: ${r.stderr}`);
+      got[`${v.kind}:${v.col}`] = r.ms;
+    }
+    if (round < 0) continue;
+    for (const col of COLS) {
+      for (const k of kinds) sample[k][col].push(got[`${k}:${col}`]!);
+      for (const k of ['sea', 'npm'] as const) paired[k][col].push(got[`${k}:${col}`]! / got[`node:${col}`]!);
+    }
+  }
+  const grants = world.issuer.stats.tokenRequests;
+  if (grants.refresh_token !== grants0.refresh_token || grants.authorization_code !== grants0.authorization_code) throw new BenchError('6a: the token was not warm');
+  const warm: Record<string, unknown> = {};
+  for (const col of COLS) {
+    const n = median(sample.node[col]);
+    const c = (k: 'sea' | 'npm') => ({ medianMs: r2(median(sample[k][col])), ratio: r3(median(sample[k][col]) / n), pairedRatioMedian: r3(median(paired[k][col])) });
+    warm[col] = { nodeMedianMs: r2(n), sea: { ...c('sea'), pass: median(paired.sea[col]) <= TARGET.seaWarmRatio }, npm: { ...c('npm'), pass: median(paired.npm[col]) <= TARGET.npmWarmRatio } };
+    log(`   ${COL_TITLE[col]}: node -e 0 ${ms(n)}; SEA get-token ${ms(median(sample.sea[col]))} (paired ratio ${median(paired.sea[col]).toFixed(3)}); npm get-token ${ms(median(sample.npm[col]))} (paired ratio ${median(paired.npm[col]).toFixed(3)})`);
+  }
+  type W = { nodeMedianMs: number; sea: { medianMs: number; pairedRatioMedian: number; pass: boolean }; npm: { medianMs: number; pairedRatioMedian: number; pass: boolean } };
+  const w = warm as PerCol<W>;
+  row('6a node -e 0 / SEA / npm get-token, medians', { unset: `${ms(w.unset.nodeMedianMs)} / ${ms(w.unset.sea.medianMs)} / ${ms(w.unset.npm.medianMs)}`, set: `${ms(w.set.nodeMedianMs)} / ${ms(w.set.sea.medianMs)} / ${ms(w.set.npm.medianMs)}` });
+  row('6a warm get-token, SEA / node -e 0 (paired)', { unset: `${w.unset.sea.pairedRatioMedian.toFixed(2)} ${mark(w.unset.sea.pass)}`, set: `${w.set.sea.pairedRatioMedian.toFixed(2)} ${mark(w.set.sea.pass)}` }, `<= ${TARGET.seaWarmRatio}`);
+  row('6a warm get-token, npm install / node -e 0 (paired)', { unset: `${w.unset.npm.pairedRatioMedian.toFixed(2)} ${mark(w.unset.npm.pass)}`, set: `${w.set.npm.pairedRatioMedian.toFixed(2)} ${mark(w.set.npm.pass)}` }, `<= ${TARGET.npmWarmRatio}`);
+
+  // 6b. kubectl get --raw: SEA plugin, npm plugin, static token.
+  const cred = must(await gt(inst.sea, 'set'), 'get-token for the static kubeconfig', hasToken).stdout;
+  const kc = {
+    static: await writeKubeconfig({ path: join(world.dir, 'kubeconfig-6-static'), server: world.api.url, caPem: world.api.caPem, user: { token: tokenOf(cred)! } }),
+    sea: await writeKubeconfig({ path: join(world.dir, 'kubeconfig-6-sea'), server: world.api.url, caPem: world.api.caPem, user: { exec: { command: inst.sea, args: ['get-token', ...world.tokenArgs] } } }),
+    npm: await writeKubeconfig({ path: join(world.dir, 'kubeconfig-6-npm'), server: world.api.url, caPem: world.api.caPem, user: { exec: { command: inst.npm, args: ['get-token', ...world.tokenArgs] } } }),
+  };
+  const scratch = join(world.dir, 'kubectl-home-6');
+  mkdirSync(scratch, { recursive: true });
+  type KK = keyof typeof kc;
+  const kk: KK[] = ['static', 'sea', 'npm'];
+  const ks = Object.fromEntries(kk.map((k) => [k, { unset: [] as number[], set: [] as number[] }])) as Record<KK, PerCol<number[]>>;
+  const kpaired = { sea: { unset: [] as number[], set: [] as number[] }, npm: { unset: [] as number[], set: [] as number[] } };
+  const kvariants = COLS.flatMap((col) => kk.map((kind) => ({ kind, col })));
+  for (let round = -N.kubectlWarmup; round < N.kubectlPairs; round++) {
+    const got: Partial<Record<string, number>> = {};
+    for (const v of rotate(kvariants, Math.abs(round))) {
+      const r = must(
+        await timeSpawn('/usr/bin/kubectl', ['--kubeconfig', kc[v.kind], 'get', '--raw', '/api/v1/namespaces'], envFor(v.col, { HOME: scratch, KUBECACHEDIR: join(scratch, 'cache'), KUBECONFIG: undefined }), { timeoutMs: 60_000 }),
+        `kubectl (${v.kind})`,
+        (x) => x.stdout.includes('NamespaceList'),
+      );
+      got[`${v.kind}:${v.col}`] = r.ms;
+    }
+    if (round < 0) continue;
+    for (const col of COLS) {
+      for (const k of kk) ks[k][col].push(got[`${k}:${col}`]!);
+      for (const k of ['sea', 'npm'] as const) kpaired[k][col].push(got[`${k}:${col}`]! / got[`static:${col}`]!);
+    }
+  }
+  const kub: Record<string, unknown> = {};
+  for (const col of COLS) {
+    kub[col] = {
+      staticMedianMs: r2(median(ks.static[col])),
+      seaMedianMs: r2(median(ks.sea[col])),
+      npmMedianMs: r2(median(ks.npm[col])),
+      seaPairedRatio: r3(median(kpaired.sea[col])),
+      npmPairedRatio: r3(median(kpaired.npm[col])),
+      pass: median(kpaired.sea[col]) <= TARGET.seaKubectlRatio,
+    };
+    log(`   ${COL_TITLE[col]}: kubectl get --raw: static ${ms(median(ks.static[col]))}, SEA plugin ${ms(median(ks.sea[col]))} (paired ${median(kpaired.sea[col]).toFixed(3)}), npm plugin ${ms(median(ks.npm[col]))} (paired ${median(kpaired.npm[col]).toFixed(3)})`);
+  }
+  type KB = { staticMedianMs: number; seaMedianMs: number; npmMedianMs: number; seaPairedRatio: number; npmPairedRatio: number; pass: boolean };
+  const kb = kub as PerCol<KB>;
+  row('6b kubectl: static / SEA / npm plugin, medians', { unset: `${ms(kb.unset.staticMedianMs)} / ${ms(kb.unset.seaMedianMs)} / ${ms(kb.unset.npmMedianMs)}`, set: `${ms(kb.set.staticMedianMs)} / ${ms(kb.set.seaMedianMs)} / ${ms(kb.set.npmMedianMs)}` });
+  row('6b kubectl, SEA plugin / static (paired)', { unset: `${kb.unset.seaPairedRatio.toFixed(2)} ${mark(kb.unset.pass)}`, set: `${kb.set.seaPairedRatio.toFixed(2)} ${mark(kb.set.pass)}` }, `<= ${TARGET.seaKubectlRatio}`);
+  row('6b kubectl, npm plugin / static (paired)', { unset: kb.unset.npmPairedRatio.toFixed(2), set: kb.set.npmPairedRatio.toFixed(2) });
+
+  // 6c. cold start from the SEA: no agent, tokens on disk; the SEA starts its own agent.
+  const cold = { unset: [] as number[], set: [] as number[] };
+  const listening = { unset: [] as number[], set: [] as number[] };
+  for (let round = 0; round < N.coldRuns; round++) {
+    for (const col of rotate(COLS, round)) {
+      await stopAgent();
+      await sleep(50);
+      const logOffset = logSize();
+      const wall0 = Date.now();
+      const r = must(await gt(inst.sea, col, { marker: '"ExecCredential"' }), 'cold get-token (SEA)', hasToken);
+      if (/continuing without it/.test(r.stderr)) throw new BenchError(`the SEA did not start its agent: ${r.stderr}`);
+      const pid = agentPid();
+      if (pid === undefined) throw new BenchError('cold SEA get-token printed a token but no agent is running');
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] !== inst.sea) throw new BenchError('the agent is not the single executable');
+      cold[col].push(r.markerMs ?? r.ms);
+      const up = /^(\S+) info agent .* listening on /m.exec(logSince(logOffset));
+      if (up) listening[col].push(Date.parse(up[1]!) - wall0);
+    }
+  }
+  const coldOut: Record<string, unknown> = {};
+  for (const col of COLS) {
+    coldOut[col] = { toCredentialMedianMs: r2(median(cold[col])), maxMs: r2(Math.max(...cold[col])), agentListeningMedianMs: r2(median(listening[col])), pass: median(cold[col]) < TARGET.seaColdMs };
+    log(`   ${COL_TITLE[col]}: cold start from the SEA to ExecCredential ${ms(median(cold[col]))} (max ${ms(Math.max(...cold[col]))}); its agent listening at ${ms(median(listening[col]))}`);
+  }
+  const co = coldOut as PerCol<{ toCredentialMedianMs: number; agentListeningMedianMs: number; pass: boolean }>;
+  row('6c SEA cold start to ExecCredential, median', { unset: `${ms(co.unset.toCredentialMedianMs)} ${mark(co.unset.pass)}`, set: `${ms(co.set.toCredentialMedianMs)} ${mark(co.set.pass)}` }, `< ${TARGET.seaColdMs} ms`);
+  row('6c   of which: agent listening at', { unset: ms(co.unset.agentListeningMedianMs), set: ms(co.set.agentListeningMedianMs) });
+  results.installed = { warm, kubectl: kub, cold: coldOut, targets: { seaWarmRatio: TARGET.seaWarmRatio, npmWarmRatio: TARGET.npmWarmRatio, seaKubectlRatio: TARGET.seaKubectlRatio, seaColdMs: TARGET.seaColdMs }, pairs: N.startupPairs, kubectlPairs: N.kubectlPairs, coldRuns: N.coldRuns };
+}
+
+// ---------------------------------------------------------------------------------------------
 
 function printTable(): void {
   const head = ['figure', COL_TITLE.unset, COL_TITLE.set, 'target'];
@@ -769,7 +922,7 @@ async function main(): Promise<number> {
     log(`login through the browser: ${ms(login.ms)}`);
     log();
 
-    const sections: [string, () => Promise<void>][] = [['1', benchWarm], ['2', benchKubectl], ['3', benchCold], ['4', benchStampedes], ['5', benchAgent]];
+    const sections: [string, () => Promise<void>][] = [['1', benchWarm], ['2', benchKubectl], ['3', benchCold], ['4', benchStampedes], ['5', benchAgent], ['6', benchInstalled]];
     for (const [id, run] of sections) if (ONLY === undefined || ONLY.includes(id)) await run();
 
     results.totalSeconds = r1((performance.now() - t0) / 1000);

@@ -41,14 +41,24 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function createWorld(opts: { issuer?: Partial<IssuerOptions>; browserMode?: BrowserMode; extraArgs?: string[] } = {}): Promise<World> {
+export async function createWorld(
+  opts: {
+    issuer?: Partial<IssuerOptions>;
+    browserMode?: BrowserMode;
+    extraArgs?: string[];
+    /** An installed kubectl-oidc executable (the single executable, an npm install) instead of `node dist/kubectl-oidc.cjs`. */
+    plugin?: string;
+  } = {},
+): Promise<World> {
+  // argv for running the plugin directly: the installed executable, or node and the built entry.
+  const pluginArgv = opts.plugin ? [opts.plugin] : [process.execPath, ENTRY];
   const dir = mkdtempSync(join(tmpdir(), 'ko-e2e-'));
   const ca = await createTestCA(dir);
   const issuer = await startIssuer({ ca, ...opts.issuer });
   const api = await startApiServer({ issuerUrl: issuer.url, clientId: PUBLIC_CLIENT_ID, issuerCaPem: ca.caPem, ca });
   const binDir = join(dir, 'bin');
   mkdirSync(binDir);
-  symlinkSync(ENTRY, join(binDir, 'kubectl-oidc'));
+  symlinkSync(opts.plugin ?? ENTRY, join(binDir, 'kubectl-oidc'));
   const browserLog = join(dir, 'browser.log');
   const browser = writeBrowserWrapper(dir, { log: browserLog, mode: opts.browserMode ?? 'login', spki: issuer.spki, login: 'alice' });
   const home = join(dir, 'home');
@@ -90,13 +100,13 @@ export async function createWorld(opts: { issuer?: Partial<IssuerOptions>; brows
       return runKubectl(args, { kubeconfig: o.kubeconfig ?? defaultKubeconfig, env: { ...env, ...o.env }, timeoutMs: o.timeoutMs ?? 60_000, ...(o.input !== undefined ? { input: o.input } : {}) });
     },
     plugin(args, o = {}) {
-      return run(process.execPath, [ENTRY, ...args], { ...process.env, ...env, ...o.env }, o.timeoutMs ?? 60_000);
+      return run(pluginArgv[0]!, [...pluginArgv.slice(1), ...args], { ...process.env, ...env, ...o.env }, o.timeoutMs ?? 60_000);
     },
     async launches() {
       return (await readBrowserLog(browserLog)).length;
     },
     async stopAgent() {
-      await run(process.execPath, [ENTRY, 'agent', 'stop'], { ...process.env, ...env }, 10_000);
+      await run(pluginArgv[0]!, [...pluginArgv.slice(1), 'agent', 'stop'], { ...process.env, ...env }, 10_000);
     },
     async close() {
       await world.stopAgent().catch(() => {});
@@ -121,6 +131,10 @@ export function run(file: string, args: string[], env: Record<string, string | u
       timedOut = true;
       child.kill('SIGKILL');
     }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      resolveRun({ code: null, stdout, stderr: `${stderr}spawn failed: ${err.message}`, timedOut });
+    });
     child.on('close', (code) => {
       clearTimeout(timer);
       resolveRun({ code, stdout, stderr, timedOut });
