@@ -31,7 +31,7 @@ test('npm pack from a clean clone, npm install -g of the tarball, a login throug
 
   await t.test('the tarball holds only what runs', () => {
     const files = packed[0]!.files.map((f) => f.path).sort();
-    assert.deepEqual(files, ['LICENSE', 'README.md', 'dist/kubectl-oidc.cjs', 'dist/main.cjs', 'dist/oidc.cjs', 'package.json']);
+    assert.deepEqual(files, ['LICENSE', 'README.md', 'dist/kubectl-oidc.cjs', 'dist/kubectl_complete-oidc.cjs', 'dist/main.cjs', 'dist/oidc.cjs', 'package.json']);
     const pkg = JSON.parse(readFileSync(join(src, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
     assert.deepEqual(Object.keys(pkg.dependencies), ['@napi-rs/keyring'], 'everything else is bundled into dist/');
   });
@@ -44,6 +44,11 @@ test('npm pack from a clean clone, npm install -g of the tarball, a login throug
     const r = await run(exe, ['--version'], { PATH: `${join(prefix, 'bin')}:/usr/bin:/bin`, HOME: tmp }, 30_000);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, `kubectl-oidc ${VERSION}\n`);
+    // kubectl's plugin completion convention: kubectl_complete-oidc next to it.
+    const c = await run(join(prefix, 'bin', 'kubectl_complete-oidc'), ['lo'], { PATH: `${join(prefix, 'bin')}:/usr/bin:/bin`, HOME: tmp }, 30_000);
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stdout, /^login\b/m);
+    assert.match(c.stdout, /^logout\b/m);
   });
 
   await t.test('kubectl auth whoami logs in through the installed command and its agent', async () => {
