@@ -2,7 +2,7 @@
  * `npm run bench`: start-up, kubectl overhead, cold start, stampedes and agent latency, measured in one
  * run against the e2e world (real kubectl, real Chromium, an HTTPS issuer, a test API server).
  *
- *   node build/test/bench/bench.js [--json FILE] [--quick] [--only 1,2,3,4,5,6]
+ *   node build/test/bench/bench.js [--json FILE] [--quick] [--only 1,2,3,4,5,6,7]
  *
  * Every start-up figure comes in two columns: NODE_EXTRA_CA_CERTS unset, and as set in this environment
  * (it adds a fixed cost to each Node start, DESIGN.md §7). Paired figures are interleaved: every round
@@ -23,6 +23,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createWorld, requireTools, ENTRY, ROOT, type World } from '../e2e/world.js';
+import { procStatus as soakProcStatus, soak } from './soak.js';
 import { writeKubeconfig } from '../rig/apiserver.js';
 import { parseTokenFlags } from '../../lib/config.js';
 import { PROTOCOL_VERSION, encodeFrame, type TokenRequest } from '../../lib/protocol.js';
@@ -887,6 +888,46 @@ async function benchInstalled(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 7. load: 500 clients for a minute against one agent while the ID token expires every 20 s
+
+async function benchSoak(): Promise<void> {
+  const seconds = QUICK ? 10 : 60;
+  log(`7. load: 500 socket clients and 2 get-token processes for ${seconds} s, the ID token expiring every 20 s (NODE_EXTRA_CA_CERTS as set)`);
+  // A world of its own: the token lifetime is the issuer's.
+  const soakWorld = await createWorld({ issuer: { idTokenTtl: 20 } });
+  try {
+    const env = { ...process.env, ...soakWorld.env };
+    const execInfo = { KUBERNETES_EXEC_INFO: EXEC_INFO };
+    must(await timeSpawn(process.execPath, [ENTRY, 'get-token', ...soakWorld.tokenArgs], { ...env, ...execInfo }, { timeoutMs: 120_000 }), 'login for the load', hasToken);
+    const pid = (JSON.parse(readFileSync(join(soakWorld.env.KUBECTL_OIDC_RUNTIME_DIR!, 'agent.json'), 'utf8')) as { pid: number }).pid;
+    const parsed = parseTokenFlags(soakWorld.tokenArgs, process.cwd(), env);
+    if (parsed.help) throw new Error('unexpected --help');
+    const req: TokenRequest = { op: 'token', v: PROTOCOL_VERSION, version: VERSION, ...parsed.flags, apiVersion: 'client.authentication.k8s.io/v1', interactive: false, env: {} };
+    soakWorld.issuer.resetStats();
+    const r = await soak({
+      sock: join(soakWorld.env.KUBECTL_OIDC_RUNTIME_DIR!, 'agent.sock'),
+      payload: encodeFrame(req),
+      clients: 500,
+      seconds,
+      agentPid: pid,
+      plugin: { argv: [process.execPath, ENTRY, 'get-token', ...soakWorld.tokenArgs], env: { ...env, ...execInfo }, concurrency: 2 },
+    });
+    await new Promise((res) => setTimeout(res, 3_000));
+    const settledKb = soakProcStatus(pid).rssKb;
+    const refreshes = soakWorld.issuer.stats.tokenRequests.refresh_token;
+    const o = { ...r, seconds, refreshGrants: refreshes, refreshFailures: soakWorld.issuer.stats.refreshFailures, rssSettledKb: settledKb, pass: r.failures === 0 && r.pluginFailures === 0 && soakWorld.issuer.stats.refreshFailures === 0 && settledKb <= 80 * 1024 };
+    results.soak = o;
+    log(`   ${r.requests} requests (${Math.round(r.requests / seconds)}/s), ${r.failures} failures; ${r.pluginRuns} get-token runs, ${r.pluginFailures} failed; p50 ${ms(r.p50Ms)}, p99 ${ms(r.p99Ms)}, max ${ms(r.maxMs)}; ${refreshes} refresh grants for ${r.distinctTokens} tokens, ${o.refreshFailures} refused; agent CPU ${r.agentCpuUsPerRequest} us per request; RSS ${mb(r.rssKb.before)} before, ${mb(r.rssKb.after)} at the end (peak ${mb(r.rssKb.peak)}), ${mb(settledKb)} 3 s later`);
+    row('7 load, 500 clients: failures / refreshes', { unset: '', set: `${r.failures + r.pluginFailures} / ${refreshes} for ${r.distinctTokens} tokens` }, '0 / one per token');
+    row('7   p50 / p99 latency; agent CPU per request', { unset: '', set: `${ms(r.p50Ms)} / ${ms(r.p99Ms)}; ${r.agentCpuUsPerRequest} us` });
+    row('7   agent RSS before / after', { unset: '', set: `${mb(r.rssKb.before)} / ${mb(settledKb)} ${mark(settledKb <= 80 * 1024)}` }, 'after <= 80 MiB');
+  } finally {
+    await timeSpawn(process.execPath, [ENTRY, 'agent', 'stop'], { ...process.env, ...soakWorld.env }).catch(() => undefined);
+    await soakWorld.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 function printTable(): void {
   const head = ['figure', COL_TITLE.unset, COL_TITLE.set, 'target'];
@@ -922,7 +963,7 @@ async function main(): Promise<number> {
     log(`login through the browser: ${ms(login.ms)}`);
     log();
 
-    const sections: [string, () => Promise<void>][] = [['1', benchWarm], ['2', benchKubectl], ['3', benchCold], ['4', benchStampedes], ['5', benchAgent], ['6', benchInstalled]];
+    const sections: [string, () => Promise<void>][] = [['1', benchWarm], ['2', benchKubectl], ['3', benchCold], ['4', benchStampedes], ['5', benchAgent], ['6', benchInstalled], ['7', benchSoak]];
     for (const [id, run] of sections) if (ONLY === undefined || ONLY.includes(id)) await run();
 
     results.totalSeconds = r1((performance.now() - t0) / 1000);
