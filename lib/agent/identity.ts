@@ -19,11 +19,23 @@ const MAX_REMEMBERED = 256;
  * the answer; a CA file changed in place changes the fingerprint and is read again. Nothing here
  * blocks the event loop: a CA path that is a FIFO or on a hung mount fails this request only.
  */
-export function createIdentities() {
+export function createIdentities(now: () => number = Date.now) {
   const known = new Map<string, Identity>();
+  const stats = new Map<string, { at: number; sig: Promise<string | undefined> }>();
+  /** A CA file's identity, looked at (off the event loop) at most once a second: a changed file is noticed within that. */
+  const signature = (file: string): Promise<string | undefined> => {
+    const t = now();
+    const hit = stats.get(file);
+    if (hit && t - hit.at < STAT_REUSE_MS) return hit.sig;
+    if (stats.size >= MAX_REMEMBERED) stats.delete(stats.keys().next().value!);
+    const sig = statSignature(file);
+    stats.set(file, { at: t, sig });
+    sig.catch(() => stats.delete(file));
+    return sig;
+  };
   return {
     async resolve(provider: ProviderConfig): Promise<Identity> {
-      const fp = await fingerprint(provider);
+      const fp = await fingerprint(provider, signature);
       const hit = fp === undefined ? undefined : known.get(fp);
       if (hit) return hit;
       const cas = await loadCustomCAs(provider.caFiles, provider.caData);
@@ -43,25 +55,33 @@ export function createIdentities() {
   };
 }
 
-async function fingerprint(p: ProviderConfig): Promise<string | undefined> {
+const STAT_REUSE_MS = 1_000;
+
+/** inode, size and mtime of a regular file; undefined for anything the slow path should look at and report. */
+async function statSignature(f: string): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const st = await Promise.race([
+      stat(f),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new OidcError('E_CONFIG', `looking at --certificate-authority ${f} took more than ${CA_READ_TIMEOUT_MS / 1000} s; giving up`, { hint: 'is it on a network mount that hangs? copy the CA to a local file' })), CA_READ_TIMEOUT_MS);
+      }),
+    ]);
+    return st.isFile() ? `${st.ino}:${st.size}:${st.mtimeMs}` : undefined;
+  } catch (err) {
+    if (err instanceof OidcError) throw err;
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function fingerprint(p: ProviderConfig, signature: (file: string) => Promise<string | undefined>): Promise<string | undefined> {
   const files: string[] = [];
   for (const f of p.caFiles) {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const st = await Promise.race([
-        stat(f),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new OidcError('E_CONFIG', `looking at --certificate-authority ${f} took more than ${CA_READ_TIMEOUT_MS / 1000} s; giving up`, { hint: 'is it on a network mount that hangs? copy the CA to a local file' })), CA_READ_TIMEOUT_MS);
-        }),
-      ]);
-      if (!st.isFile()) return undefined; // let the slow path refuse it
-      files.push(`${st.ino}:${st.size}:${st.mtimeMs}`);
-    } catch (err) {
-      if (err instanceof OidcError) throw err;
-      return undefined; // let the slow path report it
-    } finally {
-      clearTimeout(timer);
-    }
+    const sig = await signature(f);
+    if (sig === undefined) return undefined; // let the slow path refuse or report it
+    files.push(sig);
   }
   return JSON.stringify([p.issuerUrl, p.clientId, [...p.extraScopes].sort(), p.offlineAccess, p.insecureSkipTlsVerify, p.caFiles, p.caData, files]);
 }

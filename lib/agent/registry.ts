@@ -13,7 +13,6 @@ import { createKeyringStore, isKeyringAbsent } from '../store/keyring.js';
 import { acquireLock } from '../store/lock.js';
 import { openStore as defaultOpenStore } from '../store/select.js';
 import type { TokenSet, TokenStore } from '../store/types.js';
-import { canonicalJson } from '../store/key.js';
 import { findKubeloginSession, kubeloginCacheDir } from '../store/kubelogin.js';
 import { loadCustomCAs } from '../oidc/ca.js';
 import { createIdentities } from './identity.js';
@@ -80,17 +79,19 @@ export function createRegistry(deps: RegistryDeps) {
   const idleMs = deps.idleMs ?? 60 * 60_000;
   const maxSessions = deps.maxSessions ?? DEFAULT_MAX_SESSIONS;
   const lockDir = () => deps.lockDir ?? defaultCacheDir();
-  const identities = createIdentities();
+  const identities = createIdentities(now);
   const entries = new Map<string, Entry>();
   const creating = new Map<string, Promise<Entry>>();
   const createIssuer = deps.createIssuer ?? ((p, cas) => lazyIssuer(p, cas, now));
-  const cacheId = (c: CacheConfig) => canonicalJson({ storage: c.storage, dir: c.dir ?? defaultCacheDir() });
+  // parseCache builds these in one key order, so JSON.stringify is canonical here (and cheap: every request compares).
+  let defaultDir: string | undefined;
+  const cacheId = (c: CacheConfig) => JSON.stringify([c.storage, c.dir ?? (defaultDir ??= defaultCacheDir())]);
 
   async function entryFor(call: TokenCall): Promise<Entry> {
     const { provider, cache } = call.flags;
     const { key, cas } = await identities.resolve(provider);
     let entry = entries.get(key) ?? (await (creating.get(key) ?? create(key, provider, cas, cache)));
-    if (canonicalJson(entry.provider) !== canonicalJson(provider)) {
+    if (JSON.stringify(entry.provider) !== JSON.stringify(provider)) {
       // The same identity with another client secret: the newest caller's is the one that works.
       void entry.issuer.close().catch(() => {});
       entry.issuer = createIssuer(provider, cas);

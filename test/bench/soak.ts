@@ -149,7 +149,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     pluginFailures,
     p50Ms: quantile(lat, 0.5),
     p99Ms: quantile(lat, 0.99),
-    maxMs: Math.max(...lat),
+    maxMs: lat.reduce((a, b) => (b > a ? b : a), 0),
     agentCpuUsPerRequest: Math.round(((cpu1 - cpu0) * 1000) / Math.max(1, lat.length)),
     rssKb: { before: before.rssKb, after: after.rssKb, peak: after.hwmKb },
   };
