@@ -320,17 +320,23 @@ function fail(message: string, hint?: string): never {
   throw new OidcError('E_USAGE', message, hint ? { hint } : undefined);
 }
 
+const checkedIssuers = new Set<string>();
+
 /** Each part is checked where it is built from flags and again where it is read from the socket (the agent trusts nothing it reads). */
 export function parseProvider(v: unknown): ProviderConfig {
   const o = obj(v);
   if (!str(o.issuerUrl) || o.issuerUrl === '') fail('--oidc-issuer-url is empty');
-  let u: URL;
-  try {
-    u = new URL(o.issuerUrl);
-  } catch {
-    return fail(`--oidc-issuer-url ${JSON.stringify(o.issuerUrl)} is not a URL`, 'for example --oidc-issuer-url=https://dex.example.com/dex');
+  if (!checkedIssuers.has(o.issuerUrl)) {
+    let u: URL;
+    try {
+      u = new URL(o.issuerUrl);
+    } catch {
+      return fail(`--oidc-issuer-url ${JSON.stringify(o.issuerUrl)} is not a URL`, 'for example --oidc-issuer-url=https://dex.example.com/dex');
+    }
+    if (u.protocol !== 'https:') fail(`--oidc-issuer-url must use https (got ${u.protocol.replace(':', '')})`, 'Kubernetes only trusts issuers served over HTTPS');
+    // The agent parses every request: remember the few issuer URLs that passed (URL parsing is most of this function).
+    if (checkedIssuers.size < 64) checkedIssuers.add(o.issuerUrl);
   }
-  if (u.protocol !== 'https:') fail(`--oidc-issuer-url must use https (got ${u.protocol.replace(':', '')})`, 'Kubernetes only trusts issuers served over HTTPS');
   if (!str(o.clientId) || o.clientId === '') fail('--oidc-client-id is empty');
   if (o.clientSecret !== undefined && !str(o.clientSecret)) fail('--oidc-client-secret is not a string');
   if (!strs(o.extraScopes)) fail('--oidc-extra-scope is not a list of strings');

@@ -91,8 +91,9 @@ export function createRegistry(deps: RegistryDeps) {
     const { provider, cache } = call.flags;
     const { key, cas } = await identities.resolve(provider);
     let entry = entries.get(key) ?? (await (creating.get(key) ?? create(key, provider, cas, cache)));
-    if (JSON.stringify(entry.provider) !== JSON.stringify(provider)) {
-      // The same identity with another client secret: the newest caller's is the one that works.
+    if (entry.provider.clientSecret !== provider.clientSecret) {
+      // The same identity with another client secret (the one setting outside the identity that the
+      // issuer client uses): the newest caller's is the one that works.
       void entry.issuer.close().catch(() => {});
       entry.issuer = createIssuer(provider, cas);
       entry.provider = provider;
