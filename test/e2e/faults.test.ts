@@ -11,32 +11,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createWorld, requireTools, agentLog, type World } from './world.js';
+import { alive, agentPid, createWorld, requireTools, agentLog, type World, execInfo } from './world.js';
 import type { KubectlResult } from '../rig/apiserver.js';
 import type { Fault, FaultEndpoint } from '../rig/issuer.js';
 
 const skip = requireTools();
 const HTTP_TIMEOUT_MS = 2_000;
-const execInfo = (interactive: boolean) => ({
-  KUBERNETES_EXEC_INFO: `${JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', spec: { interactive } })}\n`,
-});
 const tokenOf = (r: KubectlResult) => JSON.parse(r.stdout).status.token as string;
 const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
-const agentPid = (w: World): number | undefined => {
-  try {
-    return JSON.parse(readFileSync(join(w.env.KUBECTL_OIDC_RUNTIME_DIR!, 'agent.json'), 'utf8')).pid;
-  } catch {
-    return undefined;
-  }
-};
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** The error: one line (plus a hint line) after any login notices, nothing on stdout, no stack. */
 function assertClearFailure(r: KubectlResult, pattern: RegExp) {

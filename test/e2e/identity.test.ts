@@ -8,25 +8,14 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createWorld, requireTools, cacheFiles, agentLog } from './world.js';
+import { assertClearFailure, createWorld, requireTools, cacheFiles, agentLog, execInfo } from './world.js';
 import { writeBrowserWrapper } from '../rig/browser.js';
 import type { KubectlResult } from '../rig/apiserver.js';
 
 const skip = requireTools();
 
-const execInfo = (interactive: boolean) => ({
-  KUBERNETES_EXEC_INFO: `${JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', spec: { interactive } })}\n`,
-});
 const subOf = (r: KubectlResult) => JSON.parse(Buffer.from(JSON.parse(r.stdout).status.token.split('.')[1], 'base64url').toString()).sub as string;
 
-/** One line on stderr (plus an optional hint line), nothing on stdout, no stack, the exit code given. */
-function assertClearFailure(r: KubectlResult, code: number, pattern: RegExp) {
-  assert.equal(r.code, code, r.stderr);
-  assert.equal(r.stdout, '');
-  assert.match(r.stderr, pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-  assert.ok(r.stderr.trimEnd().split('\n').length <= 3, `a short message: ${r.stderr}`);
-}
 
 test('logout finds the live session by its identity: NO_PROXY in the shell, other storage flags', { skip, timeout: 180_000 }, async (t) => {
   const w = await createWorld();

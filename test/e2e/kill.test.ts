@@ -21,28 +21,13 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createWorld, requireTools, cacheFiles, agentLog, type World } from './world.js';
+import { alive, agentPid, createWorld, requireTools, cacheFiles, agentLog, type World } from './world.js';
 import type { KubectlResult } from '../rig/apiserver.js';
 
 const skip = requireTools();
 const LOOPS = Number(process.env.KUBECTL_OIDC_KILL_LOOPS ?? 8);
 const execInfo = { KUBERNETES_EXEC_INFO: `${JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', spec: { interactive: true } })}\n` };
 
-const agentPid = (w: World): number | undefined => {
-  try {
-    return JSON.parse(readFileSync(join(w.env.KUBECTL_OIDC_RUNTIME_DIR!, 'agent.json'), 'utf8')).pid;
-  } catch {
-    return undefined;
-  }
-};
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const cacheDir = (w: World) => join(w.env.XDG_CACHE_HOME!, 'kubectl-oidc');
 
 /** Every token file parses as a whole document (a half-written file would not); returns the session's refresh token. */

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync, existsSync, mkdirSync, readdirSync, rmSync
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { createWorld, requireTools, ENTRY, type World } from './world.js';
+import { assertClearFailure, createWorld, requireTools, ENTRY, type World } from './world.js';
 import { browserCommand, readBrowserLog } from '../rig/browser.js';
 import { spkiHash } from '../rig/ca.js';
 import { PASSWORD_FOR_TESTS, PUBLIC_CLIENT_ID } from '../rig/issuer.js';
@@ -27,13 +27,6 @@ const tokenOf = (r: KubectlResult) => JSON.parse(r.stdout).status.token as strin
 /** The world's flags without the ones a test replaces. */
 const without = (w: World, ...prefixes: string[]) => w.tokenArgs.filter((a) => !prefixes.some((p) => a.startsWith(p)));
 
-function assertClearFailure(r: KubectlResult, code: number, pattern: RegExp) {
-  assert.equal(r.code, code, r.stderr);
-  assert.equal(r.stdout, '');
-  assert.match(r.stderr, pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-  assert.ok(r.stderr.trimEnd().split('\n').length <= 3, `a short message: ${r.stderr}`);
-}
 
 interface Live {
   child: ChildProcess;

@@ -1,4 +1,5 @@
 import { mkdtempSync, mkdirSync, symlinkSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -154,4 +155,36 @@ export function agentLog(world: World): string {
   } catch {
     return '';
   }
+}
+
+/** KUBERNETES_EXEC_INFO as kubectl sets it (v1, with the trailing newline kubectl writes). */
+export function execInfo(interactive: boolean): { KUBERNETES_EXEC_INFO: string } {
+  return { KUBERNETES_EXEC_INFO: `${JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', spec: { interactive } })}\n` };
+}
+
+/** The running agent's pid from its state file, if there is one. */
+export function agentPid(w: World): number | undefined {
+  try {
+    return JSON.parse(readFileSync(join(w.env.KUBECTL_OIDC_RUNTIME_DIR!, 'agent.json'), 'utf8')).pid;
+  } catch {
+    return undefined;
+  }
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One line on stderr (plus an optional hint line), nothing on stdout, no stack, the exit code given. */
+export function assertClearFailure(r: KubectlResult, code: number, pattern: RegExp): void {
+  assert.equal(r.code, code, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  assert.ok(r.stderr.trimEnd().split('\n').length <= 3, `a short message: ${r.stderr}`);
 }
