@@ -32,6 +32,12 @@ async function tryAgent(io: Io, req: Request, caller: Caller, timeoutMs: number,
     io.stderr(`kubectl-oidc: not using the agent: ${unusable.message}\n${unusable.hint ? `  ${unusable.hint}\n` : ''}`);
     return undefined;
   }
+  /** Start our agent; false (said on stderr) when it did not come up. */
+  const started = async () => {
+    const failed = await start(io, sock);
+    if (failed) io.stderr(`kubectl-oidc: ${failed.reason}; continuing without it${failed.detail}\n`);
+    return failed === undefined;
+  };
   for (let attempt = 0; attempt < 2; attempt++) {
     let f: Reply | ErrorFrame;
     try {
@@ -39,9 +45,7 @@ async function tryAgent(io: Io, req: Request, caller: Caller, timeoutMs: number,
     } catch (err) {
       if (isNoAgent(err) && !startAgent) return undefined;
       if (isNoAgent(err) && attempt === 0) {
-        const failed = await start(io, sock);
-        if (failed === undefined) continue;
-        io.stderr(`kubectl-oidc: ${failed.reason}; continuing without it${failed.detail}\n`);
+        if (await started()) continue;
         return undefined;
       }
       if (isOidcError(err) && err.code !== 'E_AGENT' && err.code !== 'E_PROTOCOL') throw err;
@@ -52,9 +56,7 @@ async function tryAgent(io: Io, req: Request, caller: Caller, timeoutMs: number,
       // An agent of another version (an older one cannot even read this request): ask it to leave, then start ours.
       await ask(sock, { ...envelope(), op: 'stop' }, undefined, 2_000).catch(() => {});
       await waitGone(sock, 3_000);
-      const failed = await start(io, sock);
-      if (failed === undefined) continue;
-      io.stderr(`kubectl-oidc: ${failed.reason}; continuing without it${failed.detail}\n`);
+      if (await started()) continue;
       return undefined;
     }
     if (f.t === 'error') throw frameToError(f);
