@@ -46,7 +46,13 @@ export async function loginWithBrowser(issuer: IssuerClient, req: LoginRequest, 
     const redirectUri = req.ui.redirectUrl ?? `${loopback.scheme}://${host}:${loopback.port}`;
     const url = await issuer.authorizationUrl({ redirectUri, state, nonce, ...(pkce ? { codeChallenge: pkce.challenge } : {}), extra: req.ui.authRequestExtraParams }, call);
     await present(url, req, io, 'log in', loopback.oneTimeUrl(url));
-    const { params, respond } = await raceAbort(loopback.callback, signal, timeoutMs);
+    const { params, respond } = await raceSignal(loopback.callback, signal, {
+      ms: timeoutMs,
+      error: () =>
+        new OidcError('E_LOGIN_TIMEOUT', `nobody completed the browser login within ${Math.round(timeoutMs / 1000)} s`, {
+          hint: 'run the command again and finish the login in the browser (or raise --authentication-timeout-sec)',
+        }),
+    });
     try {
       const error = params.get('error');
       if (error) {
@@ -108,15 +114,15 @@ export async function present(url: string, req: LoginRequest, io: LoginIo, what 
   });
 }
 
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal, timeoutMs: number): Promise<T> {
+/**
+ * `p`, unless the login is cancelled (`signal`) or, with `timeout`, takes too long: every wait of a
+ * login (the callback, a prompt at the terminal) is bounded this one way.
+ */
+export function raceSignal<T>(p: Promise<T>, signal: AbortSignal, timeout?: { ms: number; error(): OidcError }): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new OidcError('E_LOGIN_TIMEOUT', `nobody completed the browser login within ${Math.round(timeoutMs / 1000)} s`, {
-        hint: 'run the command again and finish the login in the browser (or raise --authentication-timeout-sec)',
-      }));
-    }, timeoutMs);
     const onAbort = () => reject(signal.reason ?? new OidcError('E_LOGIN_TIMEOUT', 'the login was cancelled'));
-    if (signal.aborted) onAbort();
+    if (signal.aborted) return onAbort();
+    const timer = timeout && setTimeout(() => reject(timeout.error()), timeout.ms);
     signal.addEventListener('abort', onAbort, { once: true });
     p.then(resolve, reject).finally(() => {
       clearTimeout(timer);

@@ -1,7 +1,7 @@
 import { OidcError } from '../errors.js';
 import type { IssuerClient } from '../oidc/issuer.js';
 import type { TokenSet } from '../store/types.js';
-import { pkceFor, random, type LoginIo, type LoginRequest } from './authcode.js';
+import { pkceFor, raceSignal, random, type LoginIo, type LoginRequest } from './authcode.js';
 import { tokensOf } from './grant.js';
 
 /**
@@ -25,13 +25,4 @@ export async function loginWithKeyboard(issuer: IssuerClient, req: LoginRequest,
   }
   const grant = await issuer.exchangeCode({ code, redirectUri, ...(pkce ? { codeVerifier: pkce.verifier } : {}) }, call);
   return tokensOf(issuer, grant, nonce, call);
-}
-
-export function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason ?? new OidcError('E_LOGIN_TIMEOUT', 'the login was cancelled'));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }

@@ -1,9 +1,8 @@
 import { OidcError } from '../errors.js';
 import type { IssuerClient } from '../oidc/issuer.js';
 import type { TokenSet } from '../store/types.js';
-import type { LoginRequest } from './authcode.js';
 import { tokensOf } from './grant.js';
-import { raceSignal } from './keyboard.js';
+import { raceSignal, type LoginRequest } from './authcode.js';
 
 /**
  * The resource owner password grant, for CI with Dex's password connector. The password comes from

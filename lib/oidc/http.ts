@@ -161,10 +161,12 @@ export function classifyFetchError(err: unknown, url: string): OidcError {
  * The error for an issuer endpoint that answered with a non-2xx status: 5xx and 429 mean the
  * issuer is there but failing for now (transient), anything else is an answer we cannot use.
  */
+export const UNAVAILABLE_HINT = 'the issuer is failing for now; the next try will succeed once it is back';
+
 export function httpStatusError(status: number, what: string, url: string): OidcError {
   if (status >= 500 || status === 429) {
     return new OidcError('E_ISSUER_UNAVAILABLE', `${what} failed: HTTP ${status} from ${safeOrigin(url)}`, {
-      hint: 'the issuer is failing for now; the next try will succeed once it is back',
+      hint: UNAVAILABLE_HINT,
     });
   }
   return new OidcError('E_ISSUER_RESPONSE', `${what} failed: HTTP ${status} from ${safeOrigin(url)}`, { hint: 'check --oidc-issuer-url and the issuer' });

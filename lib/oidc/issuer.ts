@@ -3,7 +3,7 @@ import { OidcError, oidcCause } from '../errors.js';
 import { printable as clean } from '../log.js';
 import type { ProviderConfig } from '../config.js';
 import { audiencesFor, scopesFor } from '../config.js';
-import { createHttp, httpStatusError, type Env, type Http } from './http.js';
+import { UNAVAILABLE_HINT, createHttp, type Env, type Http } from './http.js';
 import { createKeyCache, type KeyCache } from './keys.js';
 import { IAT_SKEW_SEC, verifyIdToken, type VerifiedIdToken } from './verify.js';
 
@@ -323,8 +323,7 @@ function issuerError(err: unknown, what: string): OidcError {
   }
   const status = statusOf(err);
   if (status !== undefined && (status >= 500 || status === 429)) {
-    const e = httpStatusError(status, what, String((err as { response?: { url?: unknown } }).response?.url ?? ''));
-    return new OidcError(e.code, `the issuer failed ${what}: HTTP ${status}`, { cause: err, ...(e.hint ? { hint: e.hint } : {}) });
+    return new OidcError('E_ISSUER_UNAVAILABLE', `the issuer failed ${what}: HTTP ${status}`, { cause: err, hint: UNAVAILABLE_HINT });
   }
   const message = clean((err as Error)?.message ?? String(err));
   if ((status !== undefined && status >= 200 && status < 300) || /parsing error/i.test(message)) {

@@ -23,7 +23,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createWorld, requireTools, ENTRY, ROOT, type World } from '../e2e/world.js';
-import { procStatus as soakProcStatus, soak } from './soak.js';
+import { askToken, procStatus, soak } from './soak.js';
 import { writeKubeconfig } from '../rig/apiserver.js';
 import { parseTokenFlags } from '../../lib/config.js';
 import { PROTOCOL_VERSION, encodeFrame, type TokenRequest } from '../../lib/protocol.js';
@@ -261,11 +261,6 @@ function getToken(col: Col, extraArgs: string[] = [], opts: { marker?: string; t
   return timeSpawn(process.execPath, [ENTRY, 'get-token', ...world.tokenArgs, ...extraArgs], envFor(col, { KUBERNETES_EXEC_INFO: EXEC_INFO }), opts);
 }
 
-function procStatus(pid: number): { rssKb: number; hwmKb: number } {
-  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
-  return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
-}
 
 /** utime and stime of a process, in ms. */
 function procCpuMs(pid: number): { user: number; system: number } {
@@ -638,41 +633,8 @@ async function benchStampedes(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // 5. the agent alone, over its socket
 
-function askOnce(sock: string, payload: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const s = connect(sock);
-    let buf = '';
-    let done = false;
-    const fail = (err: Error) => {
-      if (done) return;
-      done = true;
-      s.destroy();
-      reject(err);
-    };
-    s.setEncoding('utf8');
-    s.once('connect', () => s.write(payload));
-    s.on('data', (d: string) => {
-      buf += d;
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        const f = JSON.parse(line) as { t?: string; token?: string; message?: string };
-        if (f.t === 'notice') continue;
-        if (done) return;
-        done = true;
-        const dt = performance.now() - t0;
-        s.destroy();
-        if (f.t === 'token' && typeof f.token === 'string') resolve(dt);
-        else reject(new BenchError(`the agent answered ${line}`));
-        return;
-      }
-    });
-    s.once('error', fail);
-    s.once('close', () => fail(new BenchError('the agent closed the connection without an answer')));
-  });
-}
+/** One token request over the socket; its latency in ms (soak.ts's client, shared). */
+const askOnce = async (sock: string, payload: string): Promise<number> => (await askToken(sock, payload)).ms;
 
 async function hammer(sock: string, payload: string, total: number, concurrency: number): Promise<{ lat: number[]; wallMs: number }> {
   const lat: number[] = [];
@@ -913,7 +875,7 @@ async function benchSoak(): Promise<void> {
       plugin: { argv: [process.execPath, ENTRY, 'get-token', ...soakWorld.tokenArgs], env: { ...env, ...execInfo }, concurrency: 2 },
     });
     await new Promise((res) => setTimeout(res, 3_000));
-    const settledKb = soakProcStatus(pid).rssKb;
+    const settledKb = procStatus(pid).rssKb;
     const refreshes = soakWorld.issuer.stats.tokenRequests.refresh_token;
     const o = { ...r, seconds, refreshGrants: refreshes, refreshFailures: soakWorld.issuer.stats.refreshFailures, rssSettledKb: settledKb, pass: r.failures === 0 && r.pluginFailures === 0 && soakWorld.issuer.stats.refreshFailures === 0 && settledKb <= 80 * 1024 };
     results.soak = o;

@@ -55,7 +55,7 @@ function quantile(xs: number[], q: number): number {
 
 const expOf = (jwt: string): number => JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()).exp as number;
 
-function askToken(sock: string, payload: string): Promise<{ ms: number; token: string }> {
+export function askToken(sock: string, payload: string): Promise<{ ms: number; token: string }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const s = connect(sock);
