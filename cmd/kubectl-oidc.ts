@@ -4,7 +4,6 @@
  * modules and talks to the agent; every other command lazily loads the heavy half (lib/main).
  */
 import { writeSync } from 'node:fs';
-import { isatty } from 'node:tty';
 import { exitCodeFor, isOidcError } from '../lib/errors.js';
 import { redact } from '../lib/log.js';
 import { getToken } from '../lib/commands/get-token.js';
@@ -51,16 +50,23 @@ function writeStdout(text: string): void {
   }
 }
 
+/** Whether anything went to stderr: then the process winds down in order, so that it all gets out. */
+let spoke = false;
+
 async function main(): Promise<number> {
   const [cmd, ...rest] = process.argv.slice(2);
   const io: Io = {
     argv: rest,
     env: process.env,
     cwd: process.cwd(),
-    // isatty(0), not process.stdin.isTTY: building the stdin stream costs milliseconds on every kubectl run.
-    stdinIsTTY: isatty(0),
+    // isatty(0), not process.stdin.isTTY (building the stdin stream costs milliseconds), and only when
+    // asked: node:tty loads node:net.
+    stdinIsTTY: async () => (await import('node:tty')).isatty(0),
     stdout: writeStdout,
-    stderr: (t) => void process.stderr.write(redact(t)),
+    stderr: (t) => {
+      spoke = true;
+      process.stderr.write(redact(t));
+    },
     self: [process.execPath, process.argv[1] ?? ''],
     loadInProcess: loadHeavy,
   };
@@ -84,6 +90,9 @@ async function main(): Promise<number> {
 
 main().then(
   (code) => {
+    // get-token's credential went out with a synchronous write and nothing else is pending: leave now,
+    // rather than wait for the event loop to close the agent connection and wind down (a few ms a call).
+    if (code === 0 && !spoke && process.argv[2] === 'get-token') process.exit(0);
     process.exitCode = code;
     // The answer is out. A stuck native keyring call must not keep kubectl waiting for this process.
     setTimeout(() => process.exit(), 3_000).unref();

@@ -64,14 +64,60 @@ __seaWarmUp = () => {
   try {
     process.argv = [argv[0], argv[0], 'get-token', '--help'];
     void main().catch(() => {});
-    if (typeof parseTokenFlags === 'function') parseTokenFlags(['--oidc-issuer-url=https://issuer.invalid', '--oidc-client-id=x', '--oidc-extra-scope=email', '--certificate-authority-data=eA=='], '/', quiet);
-    if (typeof parseExecInfo === 'function') parseExecInfo('{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}\\n', false);
-    if (typeof renderExecCredential === 'function') renderExecCredential('client.authentication.k8s.io/v1', 'a.b.c', 2000000000);
-    if (typeof encodeFrame === 'function' && typeof parseFrame === 'function') parseFrame(JSON.parse(encodeFrame({ t: 'token', token: 'a.b.c', expiresAt: 2000000000 })));
-  } catch {}
-  process.argv = argv;
-  process.exitCode = undefined;
+  } finally {
+    process.argv = argv;
+    process.exitCode = undefined;
+  }
+  parseTokenFlags(['--oidc-issuer-url=https://issuer.invalid', '--oidc-client-id=x', '--oidc-extra-scope=email', '--certificate-authority-data=eA=='], '/', quiet);
+  parseExecInfo('{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}\\n', false);
+  return __seaRoundTrip();
 };
+// get-token once for real, against a stand-in agent on a socket in a private temporary dir: the socket
+// client (the pipe handle, our frame reader, the credential) runs once at build time, so the snapshot
+// holds it compiled. Nothing of it stays: the server, the dir and the environment are undone.
+function __seaRoundTrip() {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubectl-oidc-sea-'));
+  fs.chmodSync(dir, 0o700);
+  const env = { KUBECTL_OIDC_RUNTIME_DIR: dir, XDG_STATE_HOME: dir };
+  // The stand-in agent is served with libuv's pipe handle too: node:net in the build would be node:net
+  // in the snapshot, and that alone costs every start 2 ms.
+  const { Pipe, constants } = process.binding('pipe_wrap');
+  const { WriteWrap } = process.binding('stream_wrap');
+  const server = new Pipe(constants.SERVER);
+  const fail = (what, code) => { throw new Error(\`the stand-in agent could not \${what} (\${code})\`); };
+  let code = server.bind(path.join(dir, 'agent.sock'));
+  if (code < 0) fail('bind', code);
+  server.onconnection = (status, client) => {
+    if (status < 0 || !client) return;
+    client.onread = () => {
+      const req = new WriteWrap();
+      req.handle = client;
+      req.oncomplete = () => {};
+      req.async = false;
+      client.writeUtf8String(req, encodeFrame({ t: 'token', token: 'a.b.c', expiresAt: 2000000000 }));
+      client.readStop();
+      client.close();
+    };
+    client.readStart();
+  };
+  code = server.listen(8);
+  if (code < 0) fail('listen', code);
+  const info = '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}';
+  const io = { argv: ['--oidc-issuer-url=https://issuer.invalid', '--oidc-client-id=x', '--oidc-extra-scope=email'], env: { ...process.env, ...env, KUBERNETES_EXEC_INFO: info }, cwd: process.cwd(), stdinIsTTY: async () => false, stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, self: [process.execPath], loadInProcess: () => Promise.reject(new Error(\`the stand-in agent was not used: \${err}\`)) };
+  let out = '';
+  let err = '';
+  return getToken(io)
+    .then(() => {
+      if (!out.includes('"token":"a.b.c"') || err !== '') throw new Error(\`the build-time get-token did not print the stand-in token: \${JSON.stringify({ out, err })}\`);
+    })
+    .finally(() => {
+      server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+}
 `;
   return `${src.slice(0, at)}\n${warmUp}\n__seaStart = () => ${src.slice(at + 1)}`;
 }
@@ -145,7 +191,10 @@ ${entry}
 // and what get-token runs is compiled then, and kept in the snapshot; the executable starts from there.
 const { startupSnapshot } = require('node:v8');
 if (startupSnapshot.isBuildingSnapshot()) {
-  __seaWarmUp();
+  __seaWarmUp().catch((err) => {
+    process.exitCode = 1;
+    console.error(\`kubectl-oidc: the snapshot warm-up failed: \${require("node:util").inspect(err)}\`);
+  });
   startupSnapshot.setDeserializeMainFunction(() => __seaStart());
 } else {
   __seaStart();

@@ -1,7 +1,7 @@
-import { connect } from 'node:net';
 import { openSync, closeSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { OidcError } from '../errors.js';
+import { dial } from './dial.js';
 import { FrameReader, NO_AGENT_ERRNOS, encodeFrame, parseFrame, type Caller, type Frame, type Reply, type ErrorFrame, type Request } from '../protocol.js';
 
 /** Errors that mean "no agent here": start one. */
@@ -17,40 +17,43 @@ const silent: Caller = { notify() {}, prompt: async () => null };
  * (the login URL must reach the person while the login is still waiting for them); a prompt is
  * answered on the same connection.
  */
-export function ask(socketPath: string, req: Request, caller: Caller = silent, timeoutMs = 5_000): Promise<Reply | ErrorFrame> {
+export function ask(socketPath: string, req: Request, caller: Caller = silent, timeoutMs = 5_000, env: Record<string, string | undefined> = process.env): Promise<Reply | ErrorFrame> {
   return new Promise((resolve, reject) => {
-    const sock = connect(socketPath);
     const reader = new FrameReader();
     let settled = false;
     const settle = (err: unknown, frame?: Reply | ErrorFrame) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      sock.destroy();
+      conn.close();
       if (frame) resolve(frame);
       else reject(err);
     };
     const timer = setTimeout(() => settle(new OidcError('E_AGENT', `the agent did not answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
-    sock.setEncoding('utf8');
-    sock.once('connect', () => sock.write(encodeFrame(req)));
-    sock.on('data', (chunk: string) => {
-      try {
-        for (const raw of reader.push(chunk)) {
-          const f: Frame = parseFrame(raw);
-          if (f.t === 'notice') caller.notify(f.message);
-          else if (f.t === 'prompt') {
-            void caller.prompt(f.message, f.secret).then(
-              (value) => !sock.destroyed && sock.write(encodeFrame({ t: 'answer', id: f.id, value })),
-              () => !sock.destroyed && sock.write(encodeFrame({ t: 'answer', id: f.id, value: null })),
-            );
-          } else return settle(undefined, f);
-        }
-      } catch (err) {
-        settle(err);
-      }
-    });
-    sock.once('error', (err) => settle(err));
-    sock.once('close', () => settle(new OidcError('E_AGENT', 'the agent closed the connection without an answer')));
+    const conn = dial(
+      socketPath,
+      {
+        data(chunk) {
+          try {
+            for (const raw of reader.push(chunk)) {
+              const f: Frame = parseFrame(raw);
+              if (f.t === 'notice') caller.notify(f.message);
+              else if (f.t === 'prompt') {
+                void caller.prompt(f.message, f.secret).then(
+                  (value) => conn.write(encodeFrame({ t: 'answer', id: f.id, value })),
+                  () => conn.write(encodeFrame({ t: 'answer', id: f.id, value: null })),
+                );
+              } else return settle(undefined, f);
+            }
+          } catch (err) {
+            settle(err);
+          }
+        },
+        end: (err) => settle(err ?? new OidcError('E_AGENT', 'the agent closed the connection without an answer')),
+      },
+      env,
+    );
+    conn.write(encodeFrame(req));
   });
 }
 
@@ -102,12 +105,14 @@ export async function waitForSocket(socketPath: string, timeoutMs: number, gaveU
     // Checked before the connect: an agent that lost a start race exits after the winner listens.
     const last = gaveUp();
     const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(socketPath);
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
+      const conn = dial(socketPath, {
+        connected: () => {
+          conn.close();
+          resolve(true);
+        },
+        data() {},
+        end: () => resolve(false),
       });
-      s.once('error', () => resolve(false));
     });
     if (ok) return true;
     if (last) return false;

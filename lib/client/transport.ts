@@ -41,7 +41,7 @@ async function tryAgent(io: Io, req: Request, caller: Caller, timeoutMs: number,
   for (let attempt = 0; attempt < 2; attempt++) {
     let f: Reply | ErrorFrame;
     try {
-      f = await ask(sock, req, caller, timeoutMs);
+      f = await ask(sock, req, caller, timeoutMs, io.env);
     } catch (err) {
       if (isNoAgent(err) && !startAgent) return undefined;
       if (isNoAgent(err) && attempt === 0) {

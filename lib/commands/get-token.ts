@@ -28,7 +28,8 @@ export async function getToken(io: Io): Promise<number> {
     io.stdout(GET_TOKEN_HELP);
     return 0;
   }
-  const info = parseExecInfo(io.env.KUBERNETES_EXEC_INFO, io.stdinIsTTY);
+  const raw = io.env.KUBERNETES_EXEC_INFO;
+  const info = parseExecInfo(raw, raw === undefined || raw.trim() === '' ? await io.stdinIsTTY() : false);
   // With provideClusterInfo: true, the cluster's exec extension may carry the issuer settings.
   const parsed = parseTokenFlags(io.argv, io.cwd, io.env, { config: info.clusterConfig, ...(info.clusterCaData ? { caData: info.clusterCaData } : {}) });
   if (parsed.help) {

@@ -5,7 +5,8 @@ export interface Io {
   argv: string[];
   env: Record<string, string | undefined>;
   cwd: string;
-  stdinIsTTY: boolean;
+  /** Whether stdin is a terminal; asked only when kubectl did not say (node:tty costs milliseconds to load). */
+  stdinIsTTY(): Promise<boolean>;
   /** Only the command's own output: for get-token, the ExecCredential and nothing else. */
   stdout(text: string): void;
   /** Everything for people. */

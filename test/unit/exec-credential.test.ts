@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseExecInfo, renderExecCredential, V1, V1BETA1 } from '../../lib/exec-credential.js';
+import { parseExecInfo, renderExecCredential, rfc3339, V1, V1BETA1 } from '../../lib/exec-credential.js';
 import { isOidcError } from '../../lib/errors.js';
 
 test('no KUBERNETES_EXEC_INFO: v1beta1, interactivity from the terminal', () => {
@@ -52,4 +52,11 @@ test('a short-lived token is not reported as expired already', () => {
   const exp = Math.floor(Date.now() / 1000) + 20;
   const ts = Date.parse(JSON.parse(renderExecCredential(V1, 't', exp)).status.expirationTimestamp) / 1000;
   assert.ok(ts > Date.now() / 1000, 'still in the future');
+});
+
+test('rfc3339 is toISOString to the second, without the time zone look-up', () => {
+  // Both sides of a leap day, the epoch, single-digit fields, the end of a year, and a random spread.
+  const cases = [0, Date.UTC(2024, 1, 29, 23, 59, 59), Date.UTC(2024, 2, 1, 0, 0, 0), Date.UTC(1999, 11, 31, 23, 59, 59, 999), Date.UTC(2038, 0, 19, 3, 14, 8)];
+  for (let i = 0; i < 200; i++) cases.push(Math.floor(Math.random() * 4102444800000));
+  for (const ms of cases) assert.equal(rfc3339(ms), new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'), `at ${ms}`);
 });
