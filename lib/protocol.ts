@@ -1,7 +1,7 @@
 import { isAbsolute } from 'node:path';
 import { OidcError, isErrorCode, isOidcError, type ErrorCode } from './errors.js';
 import type { ApiVersion } from './exec-credential.js';
-import { parseCache, parseProvider, parseUi, type CacheConfig, type ProviderConfig, type TokenFlags } from './config.js';
+import { parseCache, parseProvider, parseUi, type CacheConfig, type ClusterInfo, type ProviderConfig, type TokenFlags } from './config.js';
 import { VERSION } from './version.js';
 
 /**
@@ -9,7 +9,7 @@ import { VERSION } from './version.js';
  * The agent may send any number of `notice` frames before exactly one final frame: the reply
  * for the request's op, or an error. Shared by the client (node:* only) and the agent.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 export const MAX_FRAME_BYTES = 256 * 1024;
 
 /** The caller's environment the agent may use for this request (a daemon keeps the env of whoever started it). */
@@ -17,6 +17,12 @@ export const FORWARDED_ENV = [
   'BROWSER', 'DISPLAY', 'WAYLAND_DISPLAY', 'XDG_RUNTIME_DIR', 'XAUTHORITY', 'DBUS_SESSION_BUS_ADDRESS',
   'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy', 'NODE_EXTRA_CA_CERTS',
 ] as const;
+
+/**
+ * The caller's settings that a get-token command line may depend on (read by the agent when it parses
+ * the flags: `~` in paths, the secret and password forms that keep them out of argv, --debug).
+ */
+export const EXEC_ENV = ['HOME', 'KUBECTL_OIDC_CLIENT_SECRET', 'KUBECTL_OIDC_PASSWORD', 'KUBECTL_OIDC_DEBUG'] as const;
 
 /** errno codes from connect() that mean "no agent listens here": start one, or treat the socket as stale. */
 export const NO_AGENT_ERRNOS: ReadonlySet<string> = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK', 'ENOTDIR']);
@@ -33,6 +39,20 @@ export type TokenRequest = Envelope & TokenFlags & {
   interactive: boolean;
   env: Record<string, string>;
 };
+/**
+ * get-token's command line as it is: the agent parses it (parseTokenFlags) into a TokenRequest. The
+ * client that kubectl starts on every command then does nothing but ask and print. `cluster` is what
+ * kubectl passed with provideClusterInfo; `env`, the forwarded network settings and EXEC_ENV.
+ */
+export type ExecRequest = Envelope & {
+  op: 'exec';
+  argv: string[];
+  cwd: string;
+  cluster: ClusterInfo;
+  apiVersion: ApiVersion;
+  interactive: boolean;
+  env: Record<string, string>;
+};
 /** `env`: the caller's network settings (proxies), for the revocation request. */
 export type LogoutRequest = Envelope & { op: 'logout'; provider: ProviderConfig; cache: CacheConfig; env: Record<string, string> };
 /**
@@ -44,7 +64,7 @@ export type LogoutAllRequest = Envelope & { op: 'logout-all'; cacheDirs: string[
 export type StatusRequest = Envelope & { op: 'status'; cacheDirs: string[] };
 export type PingRequest = Envelope & { op: 'ping' };
 export type StopRequest = Envelope & { op: 'stop' };
-export type Request = TokenRequest | LogoutRequest | LogoutAllRequest | StatusRequest | PingRequest | StopRequest;
+export type Request = TokenRequest | ExecRequest | LogoutRequest | LogoutAllRequest | StatusRequest | PingRequest | StopRequest;
 
 /** The one place a request gets its envelope: `{ ...envelope(), op: 'status' }`. */
 export function envelope(): Envelope {
@@ -96,7 +116,7 @@ export type PongReply = { t: 'pong'; agent: AgentInfo };
 export type StoppingReply = { t: 'stopping' };
 export type Reply = TokenReply | LogoutReply | StatusReply | PongReply | StoppingReply;
 
-export type ReplyFor<R extends Request> = R extends TokenRequest
+export type ReplyFor<R extends Request> = R extends TokenRequest | ExecRequest
   ? TokenReply
   : R extends LogoutRequest | LogoutAllRequest
     ? LogoutReply
@@ -106,7 +126,7 @@ export type ReplyFor<R extends Request> = R extends TokenRequest
         ? PongReply
         : StoppingReply;
 
-const REPLY_FOR_OP = { token: 'token', logout: 'logged-out', 'logout-all': 'logged-out', status: 'status', ping: 'pong', stop: 'stopping' } as const;
+const REPLY_FOR_OP = { token: 'token', exec: 'token', logout: 'logged-out', 'logout-all': 'logged-out', status: 'status', ping: 'pong', stop: 'stopping' } as const;
 
 /** Does `reply` answer `req`? The client refuses any other answer. */
 export function answers<R extends Request>(req: R, reply: Reply): reply is ReplyFor<R> {
@@ -240,7 +260,7 @@ export function parseFrame(v: unknown): Frame {
 /** Validate a request from the socket; every part is parsed as it would be from flags. */
 export function parseRequest(v: unknown): Request {
   if (!isObj(v) || typeof v.v !== 'number' || typeof v.version !== 'string') throw new OidcError('E_PROTOCOL', 'malformed request');
-  const env = { v: v.v, version: v.version };
+  const envelope = { v: v.v, version: v.version };
   // Checked before the body: a client of another version may send a body this agent cannot read.
   // It may still ask this agent to stop, so that it can start its own.
   if ((v.v !== PROTOCOL_VERSION || v.version !== VERSION) && v.op !== 'stop') {
@@ -249,19 +269,19 @@ export function parseRequest(v: unknown): Request {
   switch (v.op) {
     case 'ping':
     case 'stop':
-      return { ...env, op: v.op };
+      return { ...envelope, op: v.op };
     case 'status':
-      return { ...env, op: 'status', cacheDirs: absolutePaths(v.cacheDirs, 'cacheDirs') };
+      return { ...envelope, op: 'status', cacheDirs: absolutePaths(v.cacheDirs, 'cacheDirs') };
     case 'logout':
-      return asProtocolError(() => ({ ...env, op: 'logout', provider: parseProvider(v.provider), cache: parseCache(v.cache), env: forwardedEnv(v.env) }));
+      return asProtocolError(() => ({ ...envelope, op: 'logout', provider: parseProvider(v.provider), cache: parseCache(v.cache), env: forwardedEnv(v.env) }));
     case 'logout-all':
       if (!isStrs(v.caData)) throw new OidcError('E_PROTOCOL', 'malformed request: caData');
-      return { ...env, op: 'logout-all', cacheDirs: absolutePaths(v.cacheDirs, 'cacheDirs'), caFiles: absolutePaths(v.caFiles, 'caFiles'), caData: v.caData, env: forwardedEnv(v.env) };
+      return { ...envelope, op: 'logout-all', cacheDirs: absolutePaths(v.cacheDirs, 'cacheDirs'), caFiles: absolutePaths(v.caFiles, 'caFiles'), caData: v.caData, env: forwardedEnv(v.env) };
     case 'token': {
       const forwarded = forwardedEnv(v.env);
       const apiVersion = v.apiVersion === 'client.authentication.k8s.io/v1' ? v.apiVersion : 'client.authentication.k8s.io/v1beta1';
       return asProtocolError(() => ({
-        ...env,
+        ...envelope,
         op: 'token',
         provider: parseProvider(v.provider),
         ui: parseUi(v.ui),
@@ -273,6 +293,26 @@ export function parseRequest(v: unknown): Request {
         interactive: v.interactive === true,
         env: forwarded,
       }));
+    }
+    case 'exec': {
+      if (!isStrs(v.argv) || v.argv.length > 200 || v.argv.some((a) => a.length > 65_536)) throw new OidcError('E_PROTOCOL', 'malformed request: argv');
+      if (typeof v.cwd !== 'string' || !isAbsolute(v.cwd)) throw new OidcError('E_PROTOCOL', 'malformed request: cwd is not an absolute path');
+      const c = isObj(v.cluster) ? v.cluster : {};
+      const cluster: ClusterInfo = {};
+      if (c.config !== undefined && c.config !== null) cluster.config = c.config;
+      if (typeof c.caData === 'string') cluster.caData = c.caData;
+      const env: Record<string, string> = forwardedEnv(v.env);
+      if (isObj(v.env)) for (const k of EXEC_ENV) if (typeof v.env[k] === 'string') env[k] = v.env[k] as string;
+      return {
+        ...envelope,
+        op: 'exec',
+        argv: v.argv,
+        cwd: v.cwd,
+        cluster,
+        apiVersion: v.apiVersion === 'client.authentication.k8s.io/v1' ? v.apiVersion : 'client.authentication.k8s.io/v1beta1',
+        interactive: v.interactive === true,
+        env,
+      };
     }
     default:
       throw new OidcError('E_PROTOCOL', 'unknown request');
@@ -309,6 +349,16 @@ function asProtocolError<T>(parse: () => T): T {
 export function pickEnv(env: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k of FORWARDED_ENV) {
+    const v = env[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/** The forwarded network settings and EXEC_ENV, for an exec request. */
+export function pickExecEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const out = pickEnv(env);
+  for (const k of EXEC_ENV) {
     const v = env[k];
     if (v !== undefined) out[k] = v;
   }

@@ -60,7 +60,6 @@ function startable(src) {
   const warmUp = `
 __seaWarmUp = () => {
   const argv = process.argv;
-  const quiet = { ...process.env, KUBECTL_OIDC_NO_AGENT: '1' };
   try {
     process.argv = [argv[0], argv[0], 'get-token', '--help'];
     void main().catch(() => {});
@@ -68,7 +67,6 @@ __seaWarmUp = () => {
     process.argv = argv;
     process.exitCode = undefined;
   }
-  parseTokenFlags(['--oidc-issuer-url=https://issuer.invalid', '--oidc-client-id=x', '--oidc-extra-scope=email', '--certificate-authority-data=eA=='], '/', quiet);
   parseExecInfo('{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}\\n', false);
   return __seaRoundTrip();
 };

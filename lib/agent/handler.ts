@@ -1,5 +1,6 @@
 import { OidcError } from '../errors.js';
-import { PROTOCOL_VERSION, type AgentInfo, type Caller, type Reply, type ReplyFor, type Request } from '../protocol.js';
+import { parseTokenFlags, type TokenFlags } from '../config.js';
+import { PROTOCOL_VERSION, pickEnv, type AgentInfo, type ExecRequest, type Caller, type Reply, type ReplyFor, type Request } from '../protocol.js';
 import { VERSION } from '../version.js';
 import type { Registry } from './registry.js';
 
@@ -24,9 +25,11 @@ export async function handleRequest(req: Request, caller: Caller, ctx: HandlerCo
     throw new OidcError('E_VERSION_MISMATCH', `the running agent is version ${VERSION}, this client ${req.version}`);
   }
   switch (req.op) {
+    case 'exec':
     case 'token': {
-      const t = await ctx.registry.getToken({ flags: req, interactive: req.interactive, env: req.env, caller });
-      if (!req.useAccessToken) return { t: 'token', token: t.idToken, expiresAt: t.expiresAt };
+      const flags = req.op === 'exec' ? execFlags(req) : req;
+      const t = await ctx.registry.getToken({ flags, interactive: req.interactive, env: pickEnv(req.env), caller });
+      if (!flags.useAccessToken) return { t: 'token', token: t.idToken, expiresAt: t.expiresAt };
       if (!t.accessToken) {
         throw new OidcError('E_ISSUER_RESPONSE', 'the issuer gave no access token, so --oidc-use-access-token has nothing to send', { hint: 'drop --oidc-use-access-token' });
       }
@@ -48,6 +51,27 @@ export async function handleRequest(req: Request, caller: Caller, ctx: HandlerCo
       return { t: 'stopping' };
   }
 }
+
+/**
+ * An exec request's command line, parsed as get-token would (a bad flag is the caller's usage error).
+ * kubectl sends the same command line every time: the last few parses are kept (half the agent's work
+ * per warm request otherwise). Not one that reads a secret file, which may have changed.
+ */
+function execFlags(req: ExecRequest): TokenFlags {
+  const key = JSON.stringify([req.argv, req.cwd, req.cluster, req.env]);
+  const known = parsedCommandLines.get(key);
+  if (known) return known;
+  const parsed = parseTokenFlags(req.argv, req.cwd, req.env, req.cluster);
+  if (parsed.help) throw new OidcError('E_USAGE', 'get-token was asked for its help here', { hint: 'run `kubectl-oidc get-token --help`' });
+  if (!req.argv.some((a) => a.includes('client-secret-file'))) {
+    if (parsedCommandLines.size >= PARSED_CAP) parsedCommandLines.delete(parsedCommandLines.keys().next().value!);
+    parsedCommandLines.set(key, Object.freeze(parsed.flags));
+  }
+  return parsed.flags;
+}
+
+const PARSED_CAP = 32;
+const parsedCommandLines = new Map<string, TokenFlags>();
 
 function requireAgent(ctx: HandlerContext): NonNullable<HandlerContext['agent']> {
   if (!ctx.agent) throw new OidcError('E_AGENT', 'no agent is running (this request was handled without one)', { hint: 'run `kubectl oidc agent start` to see why' });

@@ -1,6 +1,6 @@
 import { parseExecInfo, renderExecCredential } from '../exec-credential.js';
-import { parseTokenFlags, TOKEN_FLAGS_HELP } from '../config.js';
-import { envelope, pickEnv } from '../protocol.js';
+import { TOKEN_FLAGS_HELP } from '../config.js';
+import { envelope, pickExecEnv } from '../protocol.js';
 import { send } from '../client/transport.js';
 import type { Io } from './io.js';
 
@@ -21,26 +21,37 @@ ${TOKEN_FLAGS_HELP}
 
 /**
  * get-token: what kubectl waits for on every command. This module and everything it imports
- * load only node:* modules (a test walks the import graph); the work happens in the agent.
+ * load only node:* modules (a test walks the import graph); the work, flag parsing included, happens
+ * in the agent.
  */
 export async function getToken(io: Io): Promise<number> {
-  if (io.argv.includes('--help') || io.argv.includes('-h')) {
+  if (io.argv.some((a) => HELP.test(a))) {
     io.stdout(GET_TOKEN_HELP);
     return 0;
   }
   const raw = io.env.KUBERNETES_EXEC_INFO;
   const info = parseExecInfo(raw, raw === undefined || raw.trim() === '' ? await io.stdinIsTTY() : false);
-  // With provideClusterInfo: true, the cluster's exec extension may carry the issuer settings.
-  const parsed = parseTokenFlags(io.argv, io.cwd, io.env, { config: info.clusterConfig, ...(info.clusterCaData ? { caData: info.clusterCaData } : {}) });
-  if (parsed.help) {
-    io.stdout(GET_TOKEN_HELP);
-    return 0;
-  }
+  const cluster = { ...(info.clusterConfig !== undefined ? { config: info.clusterConfig } : {}), ...(info.clusterCaData ? { caData: info.clusterCaData } : {}) };
+  // The command line goes to the agent as it is: it parses the flags (and says what is wrong with them).
   const reply = await send(
     io,
-    { ...envelope(), op: 'token', ...parsed.flags, apiVersion: info.apiVersion, interactive: info.interactive, env: pickEnv(io.env) },
-    { timeoutMs: (parsed.flags.ui.authenticationTimeoutSec + 60) * 1000 },
+    { ...envelope(), op: 'exec', argv: io.argv, cwd: io.cwd, cluster, apiVersion: info.apiVersion, interactive: info.interactive, env: pickExecEnv(io.env) },
+    { timeoutMs: (loginTimeoutSec(io.argv) + 60) * 1000 },
   );
   io.stdout(renderExecCredential(info.apiVersion, reply.token, reply.expiresAt));
   return 0;
+}
+
+/** --help, -h, and the Go forms kubelogin accepts (-help, --help=true). */
+const HELP = /^--?h(elp)?(=true)?$/;
+
+/** --authentication-timeout-sec (180 by default), to bound the wait for the agent; the agent checks the value. */
+function loginTimeoutSec(argv: string[]): number {
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--?authentication-timeout-sec(?:=(.*))?$/.exec(argv[i]!);
+    if (!m) continue;
+    const n = Number(m[1] ?? argv[i + 1]);
+    return Number.isFinite(n) && n > 0 ? Math.min(n, 86_400) : 180;
+  }
+  return 180;
 }

@@ -45,3 +45,15 @@ test('frames from the agent are validated', () => {
     assert.throws(() => parseFrame(bad), (e) => isOidcError(e, 'E_PROTOCOL'));
   }
 });
+
+test('an exec request (get-token\'s command line) is validated; its env is the network allow-list and the flag-related vars', () => {
+  const req = parseRequest({ op: 'exec', ...v, argv: ['--oidc-issuer-url=https://i.example'], cwd: '/home/a', cluster: { config: { x: 1 }, caData: 'Y2E=', junk: 1 }, apiVersion: 'client.authentication.k8s.io/v1', interactive: true, env: { HOME: '/home/a', KUBECTL_OIDC_CLIENT_SECRET: 's', HTTPS_PROXY: 'http://p:3128', AWS_SECRET_ACCESS_KEY: 'x' } });
+  assert.equal(req.op, 'exec');
+  if (req.op !== 'exec') return;
+  assert.deepEqual(req.cluster, { config: { x: 1 }, caData: 'Y2E=' });
+  assert.deepEqual(req.env, { HTTPS_PROXY: 'http://p:3128', HOME: '/home/a', KUBECTL_OIDC_CLIENT_SECRET: 's' });
+  assert.equal(req.interactive, true);
+  for (const bad of [{ argv: 'x', cwd: '/' }, { argv: [1], cwd: '/' }, { argv: [], cwd: 'relative' }, { argv: Array(201).fill('x'), cwd: '/' }, { argv: ['x'.repeat(65_537)], cwd: '/' }]) {
+    assert.throws(() => parseRequest({ op: 'exec', ...v, ...bad }), (e) => isOidcError(e, 'E_PROTOCOL'), JSON.stringify(bad).slice(0, 80));
+  }
+});
