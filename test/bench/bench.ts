@@ -23,10 +23,9 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createWorld, requireTools, ENTRY, ROOT, type World } from '../e2e/world.js';
-import { askToken, procStatus, soak } from './soak.js';
+import { askToken, procStatus, settledRss, soak } from './soak.js';
 import { writeKubeconfig } from '../rig/apiserver.js';
-import { parseTokenFlags } from '../../lib/config.js';
-import { PROTOCOL_VERSION, encodeFrame, type TokenRequest } from '../../lib/protocol.js';
+import { PROTOCOL_VERSION, encodeFrame, pickExecEnv, type ExecRequest } from '../../lib/protocol.js';
 import { VERSION } from '../../lib/version.js';
 import type { LaunchJob, LaunchReport, LaunchResult } from './launcher.js';
 
@@ -656,9 +655,8 @@ async function benchAgent(): Promise<void> {
   for (const col of COLS) {
     await stopAgent();
     const pid = await startAgent(col);
-    const parsed = parseTokenFlags(world.tokenArgs, process.cwd(), envFor(col));
-    if (parsed.help) throw new Error('unexpected --help');
-    const req: TokenRequest = { op: 'token', v: PROTOCOL_VERSION, version: VERSION, ...parsed.flags, apiVersion: 'client.authentication.k8s.io/v1', interactive: false, env: {} };
+    // What get-token sends: its command line (the agent parses it).
+    const req: ExecRequest = { op: 'exec', v: PROTOCOL_VERSION, version: VERSION, argv: world.tokenArgs, cwd: process.cwd(), cluster: {}, apiVersion: 'client.authentication.k8s.io/v1', interactive: false, env: pickExecEnv(envFor(col)) };
     const payload = encodeFrame(req);
     const startSt = procStatus(pid);
     await hammer(sockPath(), payload, N.agentWarmup, N.agentConcurrency); // loads the session, warms the JIT
@@ -862,9 +860,7 @@ async function benchSoak(): Promise<void> {
     const execInfo = { KUBERNETES_EXEC_INFO: EXEC_INFO };
     must(await timeSpawn(process.execPath, [ENTRY, 'get-token', ...soakWorld.tokenArgs], { ...env, ...execInfo }, { timeoutMs: 120_000 }), 'login for the load', hasToken);
     const pid = (JSON.parse(readFileSync(join(soakWorld.env.KUBECTL_OIDC_RUNTIME_DIR!, 'agent.json'), 'utf8')) as { pid: number }).pid;
-    const parsed = parseTokenFlags(soakWorld.tokenArgs, process.cwd(), env);
-    if (parsed.help) throw new Error('unexpected --help');
-    const req: TokenRequest = { op: 'token', v: PROTOCOL_VERSION, version: VERSION, ...parsed.flags, apiVersion: 'client.authentication.k8s.io/v1', interactive: false, env: {} };
+    const req: ExecRequest = { op: 'exec', v: PROTOCOL_VERSION, version: VERSION, argv: soakWorld.tokenArgs, cwd: process.cwd(), cluster: {}, apiVersion: 'client.authentication.k8s.io/v1', interactive: false, env: pickExecEnv(env) };
     soakWorld.issuer.resetStats();
     const r = await soak({
       sock: join(soakWorld.env.KUBECTL_OIDC_RUNTIME_DIR!, 'agent.sock'),
@@ -874,12 +870,11 @@ async function benchSoak(): Promise<void> {
       agentPid: pid,
       plugin: { argv: [process.execPath, ENTRY, 'get-token', ...soakWorld.tokenArgs], env: { ...env, ...execInfo }, concurrency: 2 },
     });
-    await new Promise((res) => setTimeout(res, 3_000));
-    const settledKb = procStatus(pid).rssKb;
+    const { kb: settledKb, ms: settleMs } = await settledRss(pid, 80 * 1024);
     const refreshes = soakWorld.issuer.stats.tokenRequests.refresh_token;
     const o = { ...r, seconds, refreshGrants: refreshes, refreshFailures: soakWorld.issuer.stats.refreshFailures, rssSettledKb: settledKb, pass: r.failures === 0 && r.pluginFailures === 0 && soakWorld.issuer.stats.refreshFailures === 0 && settledKb <= 80 * 1024 };
     results.soak = o;
-    log(`   ${r.requests} requests (${Math.round(r.requests / seconds)}/s), ${r.failures} failures; ${r.pluginRuns} get-token runs, ${r.pluginFailures} failed; p50 ${ms(r.p50Ms)}, p99 ${ms(r.p99Ms)}, max ${ms(r.maxMs)}; ${refreshes} refresh grants for ${r.distinctTokens} tokens, ${o.refreshFailures} refused; agent CPU ${r.agentCpuUsPerRequest} us per request; RSS ${mb(r.rssKb.before)} before, ${mb(r.rssKb.after)} at the end (peak ${mb(r.rssKb.peak)}), ${mb(settledKb)} 3 s later`);
+    log(`   ${r.requests} requests (${Math.round(r.requests / seconds)}/s), ${r.failures} failures; ${r.pluginRuns} get-token runs, ${r.pluginFailures} failed; p50 ${ms(r.p50Ms)}, p99 ${ms(r.p99Ms)}, max ${ms(r.maxMs)}; ${refreshes} refresh grants for ${r.distinctTokens} tokens, ${o.refreshFailures} refused; agent CPU ${r.agentCpuUsPerRequest} us per request; RSS ${mb(r.rssKb.before)} before, ${mb(r.rssKb.after)} at the end (peak ${mb(r.rssKb.peak)}), ${mb(settledKb)} ${settleMs / 1000} s later`);
     row('7 load, 500 clients: failures / refreshes', { unset: '', set: `${r.failures + r.pluginFailures} / ${refreshes} for ${r.distinctTokens} tokens` }, '0 / one per token');
     row('7   p50 / p99 latency; agent CPU per request', { unset: '', set: `${ms(r.p50Ms)} / ${ms(r.p99Ms)}; ${r.agentCpuUsPerRequest} us` });
     row('7   agent RSS before / after', { unset: '', set: `${mb(r.rssKb.before)} / ${mb(settledKb)} ${mark(settledKb <= 80 * 1024)}` }, 'after <= 80 MiB');

@@ -154,3 +154,17 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     rssKb: { before: before.rssKb, after: after.rssKb, peak: after.hwmKb },
   };
 }
+
+/**
+ * The agent's RSS "after the load": sampled every 500 ms until it is within `limitKb` or `maxMs` have
+ * passed (V8 gives pages back on its own schedule, a few seconds with the agent's heap settings).
+ */
+export async function settledRss(pid: number, limitKb: number, maxMs = 15_000): Promise<{ kb: number; ms: number }> {
+  let kb = procStatus(pid).rssKb;
+  let ms = 0;
+  for (; ms < maxMs && kb > limitKb; ms += 500) {
+    await new Promise((res) => setTimeout(res, 500));
+    kb = procStatus(pid).rssKb;
+  }
+  return { kb, ms };
+}
