@@ -1,5 +1,5 @@
 // Builds the single executable (Node SEA) from the three bundles that scripts/build.mjs writes:
-//   dist/kubectl-oidc.cjs  the entry and get-token: runs at start, compiled from the blob's code cache
+//   dist/kubectl-oidc.cjs  the entry and get-token: runs at start, from the startup snapshot
 //   dist/main.cjs          the agent and the other commands  } embedded, compiled only when a command
 //   dist/oidc.cjs          openid-client, jose, undici       } other than get-token needs them
 //
@@ -13,12 +13,13 @@
 // scripts/sea-measure.mjs measures both; release.mjs uses DEFAULT_HEAVY (see the numbers there).
 //
 // The entry starts from a V8 startup snapshot (useSnapshot): the script runs at build time, loads the
-// entry's modules (node:net and the rest) and runs get-token's code once on inputs that touch nothing,
-// so the executable starts with all of it loaded and compiled. Warm get-token, paired against
-// `node -e 0` (40 runs, 2 shared cores, NODE_EXTRA_CA_CERTS unset): 1.30x with the snapshot, 1.48x with
-// useCodeCache (which caches only what the top level compiles, so get-token's functions compile on
-// every run, and node:net loads on every run). The snapshot builder runs the script with `require`
-// only, and the deserialised main function is called in place of the entry's own main() call.
+// entry's modules, and runs get-token once for real against a stand-in agent (its socket client, the
+// frame reader, the credential), so the executable starts with all of it loaded and compiled. Nothing
+// at build time may load node:net (the stand-in agent is served with libuv's pipe handle too): whatever
+// the build loads is deserialised on every start, and node:net alone costs 2 ms of it. The snapshot
+// builder runs the script with `require` only, and the deserialised main function is called in place of
+// the entry's own main() call. Measured against `node -e 0` (README, Performance): with useCodeCache
+// instead, get-token's functions and node's own socket code compile on every run (1.33x against 1.08x).
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -14,7 +14,7 @@ import { createWorld, requireTools, type World } from './world.js';
 import { SECRET_CLIENT_ID, CLIENT_SECRET, PUBLIC_CLIENT_ID } from '../rig/issuer.js';
 import type { KubectlResult } from '../rig/apiserver.js';
 import { parseTokenFlags } from '../../lib/config.js';
-import { encodeFrame, MAX_FRAME_BYTES, PROTOCOL_VERSION, type TokenRequest } from '../../lib/protocol.js';
+import { encodeFrame, MAX_FRAME_BYTES, PROTOCOL_VERSION, type ExecRequest, type TokenRequest } from '../../lib/protocol.js';
 import { VERSION } from '../../lib/version.js';
 import { prng } from '../unit/fuzz.test.js';
 
@@ -78,7 +78,7 @@ test('the socket: 10,000 hostile frames; tokens only for the session named; a fo
     const rand = prng(SEED);
     const int = (n: number) => Math.floor(rand() * n);
     const valid = encodeFrame(reqPublic);
-    const kinds = { random: 0, truncated: 0, oversized: 0, wrongTypes: 0, mutated: 0, tokens: 0 };
+    const kinds = { random: 0, truncated: 0, oversized: 0, wrongTypes: 0, mutated: 0, exec: 0, tokens: 0 };
     const frame = (): { bytes: string | Buffer; named?: string } => {
       const r = rand();
       if (r < 0.35) {
@@ -107,6 +107,17 @@ test('the socket: 10,000 hostile frames; tokens only for the session named; a fo
         const provider = doc.provider as { clientId?: unknown } | null;
         const named = typeof provider === 'object' && provider !== null && typeof provider.clientId === 'string' ? provider.clientId : undefined;
         return { bytes: encodeFrame(doc as unknown as TokenRequest), ...(named ? { named } : {}) };
+      }
+      if (rand() < 0.5) {
+        // get-token's own request: its command line, with another client or a stray flag at times.
+        kinds.exec++;
+        const secret = rand() < 0.5;
+        const clientId = rand() < 0.8 ? (secret ? SECRET_CLIENT_ID : PUBLIC_CLIENT_ID) : `other-${int(3)}`;
+        const argv = (secret ? secretArgs : publicArgs).map((a) => (a.startsWith('--oidc-client-id=') ? `--oidc-client-id=${clientId}` : a));
+        if (rand() < 0.3) argv.splice(int(argv.length + 1), 0, ['--bogus', '-v9', '--oidc-extra-scope=profile', '', '--=', '-', '--token-cache-storage=none'][int(7)]!);
+        const env = secret && rand() < 0.8 ? secretEnv : {};
+        const req: ExecRequest = { op: 'exec', v: PROTOCOL_VERSION, version: VERSION, argv, cwd: process.cwd(), cluster: {}, apiVersion: 'client.authentication.k8s.io/v1', interactive: false, env };
+        return { bytes: encodeFrame(req), named: clientId };
       }
       // A well-formed request naming one of the two clients, or another one, with other scopes at times.
       kinds.mutated++;
