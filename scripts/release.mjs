@@ -167,8 +167,10 @@ function smokeTest(exe, run) {
   const [cmd, ...pre] = [...run, exe];
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const version = spawnSync(cmd, [...pre, '--version'], { encoding: 'utf8', env, timeout: 120_000 });
+  // With KUBECTL_OIDC_DEBUG=1 the executable says when its code cache does not fit: it must fit here.
+  const version = spawnSync(cmd, [...pre, '--version'], { encoding: 'utf8', env: { ...env, KUBECTL_OIDC_DEBUG: '1' }, timeout: 120_000 });
   if (version.stdout !== `kubectl-oidc ${VERSION}\n`) throw new Error(`--version printed ${JSON.stringify(version.stdout)} (exit ${version.status}): ${version.stderr}`);
+  if (version.stderr !== '') throw new Error(`--version said on stderr: ${version.stderr}`);
   // Loads the embedded agent half: the executable must carry it.
   const help = spawnSync(cmd, [...pre, 'agent', '--help'], { encoding: 'utf8', env, timeout: 120_000 });
   if (help.status !== 0 || !/Usage: kubectl oidc agent/.test(help.stdout)) throw new Error(`agent --help failed (exit ${help.status}): ${help.stderr}`);
@@ -193,12 +195,11 @@ export async function releaseTarget(t) {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const exe = join(work, exeName);
-  // A startup snapshot is only valid on the platform that made it: make the blob with the target's own
-  // node (under qemu for arm64); for a platform that cannot run here, a plain script (no snapshot).
+  // V8's code cache is only valid for the node that made it: the target's own (under qemu for arm64);
+  // a platform that cannot run here gets none (its program compiles from source at start).
   const canRun = runner.run !== undefined;
-  const blobNode = canRun ? [...runner.run, node.binary] : [process.execPath];
   const t0 = Date.now();
-  await buildSea({ distDir: 'dist', nodeBinary: node.binary, out: exe, workDir: join(work, 'sea'), snapshot: canRun, blobNode, format: t.format });
+  await buildSea({ distDir: 'dist', nodeBinary: node.binary, out: exe, workDir: join(work, 'sea'), cacheNode: canRun ? [...runner.run, node.binary] : null, format: t.format });
   const buf = readFileSync(exe);
   checkStructure(buf, t, readFileSync(join(work, 'sea', 'sea-prep.blob')));
   let checked = 'structure';

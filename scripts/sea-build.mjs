@@ -1,25 +1,23 @@
 // Builds the single executable (Node SEA) from the three bundles that scripts/build.mjs writes:
-//   dist/kubectl-oidc.cjs  the entry and get-token: runs at start, from the startup snapshot
-//   dist/main.cjs          the agent and the other commands  } embedded, compiled only when a command
-//   dist/oidc.cjs          openid-client, jose, undici       } other than get-token needs them
+//   dist/kubectl-oidc.cjs  the entry and get-token         } SEA assets, compiled by the executable
+//   dist/main.cjs          the agent and the other commands } itself: the entry at start, the other two
+//   dist/oidc.cjs          openid-client, jose, undici      } only when a command other than get-token needs them
 //
-// A SEA's main script can require only Node's built-ins (Node 20), so the script made here gives the
+// A SEA's main script can require only Node's built-ins (Node 20), so the program made here gives the
 // bundles a `require` of its own: './main.cjs' and './oidc.cjs' come from the executable itself,
 // '@napi-rs/keyring' from keyring.node beside the executable (shipped in the archive), anything else
-// is a built-in. How the heavy half is embedded is the `heavy` mode:
-//   'function'  its source inside a function that the get-token path never calls: with useCodeCache
-//               V8 deserialises only what the top level compiled, and that function stays a lazy stub
-//   'asset'     its source as a SEA asset, read with node:sea and compiled with node:vm on first use
-// scripts/sea-measure.mjs measures both; release.mjs uses DEFAULT_HEAVY (see the numbers there).
+// is a built-in.
 //
-// The entry starts from a V8 startup snapshot (useSnapshot): the script runs at build time, loads the
-// entry's modules, and runs get-token once for real against a stand-in agent (its socket client, the
-// frame reader, the credential), so the executable starts with all of it loaded and compiled. Nothing
-// at build time may load node:net (the stand-in agent is served with libuv's pipe handle too): whatever
-// the build loads is deserialised on every start, and node:net alone costs 2 ms of it. The snapshot
-// builder runs the script with `require` only, and the deserialised main function is called in place of
-// the entry's own main() call. Measured against `node -e 0` (README, Performance): with useCodeCache
-// instead, get-token's functions and node's own socket code compile on every run (1.33x against 1.08x).
+// How it starts fast: the program (the entry and its loaders) is compiled with node:vm from V8's code
+// cache, and that cache is made at build time *after* get-token has run once for real against a
+// stand-in agent, so it holds every function get-token runs, compiled. Node's own `useCodeCache` only
+// holds what the top level compiles (get-token's functions would compile on every run), and a startup
+// snapshot (`useSnapshot`) refuses to start at all when NODE_OPTIONS carries a V8 flag such as
+// --max-old-space-size ("Failed to load the startup snapshot…", exit 14): common on developers'
+// machines, and the agent runs with such flags itself. A code cache that does not fit (other V8 flags,
+// another platform's build) is ignored, and the program compiles from source: slower, never broken.
+// Measured against `node -e 0` (40 paired runs): this 1.02-1.04x, the snapshot 1.07-1.10x, useCodeCache
+// 1.14-1.17x; `--version` 0.97x.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -28,9 +26,6 @@ import { join } from 'node:path';
 const require = createRequire(import.meta.url);
 
 export const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
-// Measured with scripts/sea-measure.mjs (paired medians against `node -e 0`, 20 runs, 2 cores): `--version`
-// 1.13x with 'function' and 1.01x with 'asset'; `agent --help` 1.41x and 1.45x. The hot path wins.
-export const DEFAULT_HEAVY = 'asset';
 
 /**
  * esbuild leaves import() of a built-in or an external as import(), which has no loader in a SEA: turn
@@ -51,9 +46,8 @@ function moduleBody(file) {
 const MODULE_ARGS = 'exports, require, module, __filename, __dirname';
 
 /**
- * The entry bundle ends by running main(): make that `__seaStart = () => main()…` so the snapshot builder
- * can load the entry without running a command, and add the warm-up it runs at build time: the paths
- * get-token takes (flag parsing, exec info, the credential), with inputs that touch no file or socket.
+ * The entry bundle ends by running main(): make that `__seaStart = () => main()…` so the build can load
+ * the entry without running a command, and add the warm-up it runs before it makes the code cache.
  */
 function startable(src) {
   const at = src.lastIndexOf('\nmain().then(');
@@ -72,8 +66,8 @@ __seaWarmUp = () => {
   return __seaRoundTrip();
 };
 // get-token once for real, against a stand-in agent on a socket in a private temporary dir: the socket
-// client (the pipe handle, our frame reader, the credential) runs once at build time, so the snapshot
-// holds it compiled. Nothing of it stays: the server, the dir and the environment are undone.
+// client (the pipe handle, our frame reader, the credential) runs once at build time, so the code cache
+// holds it compiled. Nothing of it stays: the server and the dir are removed.
 function __seaRoundTrip() {
   const fs = require('node:fs');
   const os = require('node:os');
@@ -81,8 +75,7 @@ function __seaRoundTrip() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubectl-oidc-sea-'));
   fs.chmodSync(dir, 0o700);
   const env = { KUBECTL_OIDC_RUNTIME_DIR: dir, XDG_STATE_HOME: dir };
-  // The stand-in agent is served with libuv's pipe handle too: node:net in the build would be node:net
-  // in the snapshot, and that alone costs every start 2 ms.
+  // The stand-in agent is served with libuv's pipe handle, as the client uses it.
   const { Pipe, constants } = process.binding('pipe_wrap');
   const { WriteWrap } = process.binding('stream_wrap');
   const server = new Pipe(constants.SERVER);
@@ -122,34 +115,22 @@ function __seaRoundTrip() {
 }
 
 /**
- * The SEA's main script. `distDir` holds the three bundles. Returns { script, assets }: assets (for the
- * 'asset' mode) map an asset name to a file path.
+ * The program (a function of the SEA's `require`, returning `{ start, warmUp }`) and the assets it reads:
+ * `program.js` itself and the heavy half, written to `workDir`.
  */
-export function seaScript(distDir, heavy = DEFAULT_HEAVY, workDir = join(distDir, 'sea')) {
+export function seaProgram(distDir, workDir) {
+  mkdirSync(workDir, { recursive: true });
   const entry = startable(moduleBody(join(distDir, 'kubectl-oidc.cjs')));
-  const heavyFiles = { './main.cjs': join(distDir, 'main.cjs'), './oidc.cjs': join(distDir, 'oidc.cjs') };
   const assets = {};
-  let loaders;
-  if (heavy === 'function') {
-    loaders = Object.entries(heavyFiles)
-      .map(([id, file], i) => `function __seaModule${i}(${MODULE_ARGS}) {\n${moduleBody(file)}\n}\n__seaLoaders[${JSON.stringify(id)}] = __seaModule${i};`)
-      .join('\n');
-  } else if (heavy === 'asset') {
-    const tmp = workDir;
-    mkdirSync(tmp, { recursive: true });
-    loaders = Object.entries(heavyFiles)
-      .map(([id, file]) => {
-        const name = id.slice(2);
-        const path = join(tmp, name);
-        writeFileSync(path, moduleBody(file));
-        assets[name] = name; // relative to workDir, where the blob is made: no build path in the executable
-        return `__seaLoaders[${JSON.stringify(id)}] = (...args) => require('node:vm').compileFunction(require('node:sea').getAsset(${JSON.stringify(name)}, 'utf8'), [${MODULE_ARGS.split(', ').map((a) => `'${a}'`).join(', ')}], { filename: ${JSON.stringify(`kubectl-oidc/${name}`)} })(...args);`;
-      })
-      .join('\n');
-  } else {
-    throw new Error(`unknown heavy mode ${heavy}`);
-  }
-  const script = `'use strict';
+  const loaders = ['main.cjs', 'oidc.cjs']
+    .map((name) => {
+      writeFileSync(join(workDir, name), moduleBody(join(distDir, name)));
+      assets[name] = name; // relative to workDir, where the blob is made: no build path in the executable
+      return `__seaLoaders['./${name}'] = (...args) => require('node:vm').compileFunction(require('node:sea').getAsset('${name}', 'utf8'), [${MODULE_ARGS.split(', ').map((a) => `'${a}'`).join(', ')}], { filename: 'kubectl-oidc/${name}' })(...args);`;
+    })
+    .join('\n');
+  const program = `(function (require) {
+'use strict';
 // kubectl-oidc as a single executable: built by scripts/sea-build.mjs from dist/*.cjs.
 const __seaLoaders = Object.create(null);
 const __seaCache = Object.create(null);
@@ -181,46 +162,74 @@ function __seaKeyring() {
 ${loaders}
 let __seaStart;
 let __seaWarmUp;
-// The snapshot builder runs this script with \`require\` only (no module, __filename, __dirname).
 const __seaModule = { exports: {} };
 (function (${MODULE_ARGS}) {
 ${entry}
 })(__seaModule.exports, __seaRequire, __seaModule, process.execPath, require('node:path').dirname(process.execPath));
-// With useSnapshot this script runs at build time: the entry's modules (node:net and the rest) are loaded
-// and what get-token runs is compiled then, and kept in the snapshot; the executable starts from there.
-const { startupSnapshot } = require('node:v8');
-if (startupSnapshot.isBuildingSnapshot()) {
-  __seaWarmUp().catch((err) => {
-    process.exitCode = 1;
-    console.error(\`kubectl-oidc: the snapshot warm-up failed: \${require("node:util").inspect(err)}\`);
-  });
-  startupSnapshot.setDeserializeMainFunction(() => __seaStart());
-} else {
-  __seaStart();
-}
-`;
-  return { script, assets };
+return { start: () => __seaStart(), warmUp: () => __seaWarmUp() };
+})`;
+  writeFileSync(join(workDir, 'program.js'), program);
+  assets['program.js'] = 'program.js';
+  return { program, assets };
 }
 
+/** The SEA's main script: compile the program with its code cache (when there is one that fits) and start it. */
+const SEA_MAIN = `'use strict';
+const { getAsset } = require('node:sea');
+const { Script } = require('node:vm');
+let cachedData;
+try {
+  cachedData = new Uint8Array(getAsset('program.cache'));
+} catch {}
+// A cache that does not fit (NODE_OPTIONS with V8 flags) is ignored: the program compiles from source.
+const program = new Script(getAsset('program.js', 'utf8'), { filename: 'kubectl-oidc/program.js', ...(cachedData ? { cachedData } : {}) });
+if (process.env.KUBECTL_OIDC_DEBUG === '1' && (!cachedData || program.cachedDataRejected)) {
+  process.stderr.write(\`kubectl-oidc: \${cachedData ? 'the code cache does not fit this run (V8 flags in NODE_OPTIONS?)' : 'no code cache in this executable'}: compiling from source\\n\`);
+}
+program.runInThisContext()(require).start();
+`;
+
 /**
- * Make `out`: a copy of `nodeBinary` with the SEA blob injected. `blobNode` is the command that runs
- * `--experimental-sea-config` (a code cache is only valid for the platform that made it: for another
- * architecture run that platform's node under qemu; for one that cannot run here pass codeCache false).
+ * Made by the target's own node (cacheNode: under qemu for another architecture): compile the program,
+ * run get-token once against the stand-in agent, then write V8's code cache of everything compiled.
+ * Its stdout (get-token --help, at warm-up) goes nowhere.
  */
-export async function buildSea({ distDir, nodeBinary, out, workDir, heavy = DEFAULT_HEAVY, snapshot = true, codeCache = false, blobNode = [process.execPath], format }) {
-  mkdirSync(workDir, { recursive: true });
-  const { script, assets } = seaScript(distDir, heavy, workDir);
+const MAKE_CACHE = `'use strict';
+const { readFileSync, writeFileSync } = require('node:fs');
+const { Script } = require('node:vm');
+const script = new Script(readFileSync('program.js', 'utf8'), { filename: 'kubectl-oidc/program.js' });
+script.runInThisContext()(require).warmUp().then(
+  () => writeFileSync('program.cache', script.createCachedData()),
+  (err) => {
+    process.exitCode = 1;
+    console.error(\`kubectl-oidc: the build-time warm-up failed: \${require('node:util').inspect(err)}\`);
+  },
+);
+`;
+
+/**
+ * Make `out`: a copy of `nodeBinary` with the SEA blob injected. `cacheNode` is the command that runs
+ * the target's node to make the code cache, or null for a platform that cannot run here (no cache: the
+ * program compiles from source at every start there).
+ */
+export async function buildSea({ distDir, nodeBinary, out, workDir, cacheNode = [process.execPath], format }) {
+  rmSync(workDir, { recursive: true, force: true });
+  const { assets } = seaProgram(distDir, workDir);
+  if (cacheNode) {
+    writeFileSync(join(workDir, 'make-cache.cjs'), MAKE_CACHE);
+    const [cmd, ...pre] = cacheNode;
+    execFileSync(cmd, [...pre, 'make-cache.cjs'], { stdio: ['ignore', 'ignore', 'inherit'], cwd: workDir });
+    assets['program.cache'] = 'program.cache';
+  }
   const main = join(workDir, 'sea-main.cjs');
   const blob = join(workDir, 'sea-prep.blob');
-  writeFileSync(main, script);
-  // Relative paths (the blob is made in workDir): the executable records the main script's path.
-  const config = { main: 'sea-main.cjs', output: 'sea-prep.blob', disableExperimentalSEAWarning: true, useCodeCache: codeCache && !snapshot, useSnapshot: snapshot, ...(Object.keys(assets).length ? { assets } : {}) };
+  writeFileSync(main, SEA_MAIN);
+  // Relative paths (the blob is made in workDir): the executable records the main script's path. No
+  // useCodeCache for this small script: a cache rejected under NODE_OPTIONS would print a warning.
+  const config = { main: 'sea-main.cjs', output: 'sea-prep.blob', disableExperimentalSEAWarning: true, useCodeCache: false, useSnapshot: false, assets };
   const configFile = join(workDir, 'sea-config.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));
-  const [cmd, ...pre] = blobNode;
-  // Warnings silenced: the snapshot builder says node:tty is "not yet fully verified" in a snapshot (the
-  // entry only calls its isatty(), which keeps no state), and that SEA is experimental.
-  execFileSync(cmd, [...pre, '--experimental-sea-config', configFile], { stdio: ['ignore', 'ignore', 'inherit'], cwd: workDir, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
+  execFileSync(process.execPath, ['--experimental-sea-config', configFile], { stdio: ['ignore', 'ignore', 'inherit'], cwd: workDir, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
   rmSync(out, { force: true });
   copyFileSync(nodeBinary, out);
   chmodSync(out, 0o755);
@@ -235,7 +244,7 @@ export async function buildSea({ distDir, nodeBinary, out, workDir, heavy = DEFA
   } finally {
     console.warn = warn;
   }
-  return { out, scriptBytes: Buffer.byteLength(script), blobBytes: readFileSync(blob).length };
+  return { out, blobBytes: readFileSync(blob).length, cached: Boolean(cacheNode) };
 }
 
 /**

@@ -65,9 +65,9 @@ async function krewInstall(root: string): Promise<{ binDir: string; installDir: 
   }
 }
 
-function agentExe(runtimeDir: string): { exe: string; cmdline: string[] } {
+function agentExe(runtimeDir: string): { pid: number; exe: string; cmdline: string[] } {
   const { pid } = JSON.parse(readFileSync(join(runtimeDir, 'agent.json'), 'utf8')) as { pid: number };
-  return { exe: readlinkSync(`/proc/${pid}/exe`), cmdline: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean) };
+  return { pid, exe: readlinkSync(`/proc/${pid}/exe`), cmdline: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean) };
 }
 
 test('the linux/amd64 release, installed the krew way', { skip, timeout: 240_000 }, async (t) => {
@@ -105,6 +105,22 @@ test('the linux/amd64 release, installed the krew way', { skip, timeout: 240_000
     assert.equal(again.code, 0, again.stderr);
     assert.equal(again.stderr, '');
     assert.equal(await w.launches(), 1, 'the cached token: no second login');
+    // The agent runs with V8 heap flags in NODE_OPTIONS (a start-up snapshot would refuse to start there).
+    const agentEnv = readFileSync(`/proc/${agent.pid}/environ`, 'utf8').split('\0');
+    assert.ok(agentEnv.some((e) => /^NODE_OPTIONS=.*--max-old-space-size=/.test(e)), 'the agent has its heap settings');
+  });
+
+  await t.test("a user's NODE_OPTIONS with V8 flags (--max-old-space-size=4096): it still works, quietly", async () => {
+    const r = await w.kubectl(['auth', 'whoami'], { env: { NODE_OPTIONS: '--max-old-space-size=4096 --max-semi-space-size=32' } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, /alice@example\.com/);
+    // Its code cache fits a run without V8 flags, and says so when it does not (KUBECTL_OIDC_DEBUG=1).
+    const plain = await run(exe, ['--version'], { ...env, KUBECTL_OIDC_DEBUG: '1' }, 30_000);
+    assert.equal(plain.stderr, '');
+    const flagged = await run(exe, ['--version'], { ...env, KUBECTL_OIDC_DEBUG: '1', NODE_OPTIONS: '--max-old-space-size=4096' }, 30_000);
+    assert.equal(flagged.stdout, `kubectl-oidc ${VERSION}\n`);
+    assert.match(flagged.stderr, /code cache does not fit/);
   });
 
   const missing = missingBinaries();

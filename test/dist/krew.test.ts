@@ -49,7 +49,7 @@ test('krew.yaml: a valid krew manifest for this version, one platform per os/arc
   }
 });
 
-// The committed krew.yaml's hashes name one release build (snapshot builds are not byte-reproducible), so the
+// The committed krew.yaml's hashes name one release build (release builds are not byte-reproducible: V8's code cache differs from build to build), so the
 // hashes are checked on this run's own release below, never skipped.
 test("this run's release: its manifest is valid and each sha256 matches its archive", { skip: releaseMissing() }, () => {
   const m = readManifest(RELEASE_MANIFEST);
