@@ -870,7 +870,7 @@ async function benchSoak(): Promise<void> {
       agentPid: pid,
       plugin: { argv: [process.execPath, ENTRY, 'get-token', ...soakWorld.tokenArgs], env: { ...env, ...execInfo }, concurrency: 2 },
     });
-    const { kb: settledKb, ms: settleMs } = await settledRss(pid, 80 * 1024);
+    const { kb: settledKb, ms: settleMs } = await settledRss(pid, 80 * 1024, 30_000);
     const refreshes = soakWorld.issuer.stats.tokenRequests.refresh_token;
     const o = { ...r, seconds, refreshGrants: refreshes, refreshFailures: soakWorld.issuer.stats.refreshFailures, rssSettledKb: settledKb, pass: r.failures === 0 && r.pluginFailures === 0 && soakWorld.issuer.stats.refreshFailures === 0 && settledKb <= 80 * 1024 };
     results.soak = o;
