@@ -62,7 +62,6 @@ __seaWarmUp = () => {
     process.argv = argv;
     process.exitCode = undefined;
   }
-  parseExecInfo('{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}\\n', false);
   return __seaRoundTrip();
 };
 // get-token once for real, against a stand-in agent on a socket in a private temporary dir: the socket
