@@ -1,6 +1,8 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { writeFileSync, unlinkSync, renameSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import lockfile from 'proper-lockfile';
 import { OidcError, isOidcError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -102,6 +104,21 @@ function writeState(dir: string): void {
   renameSync(tmp, file);
 }
 
+/** Connections since the last collection that make the next quiet second worth a full collection. */
+const COLLECT_AFTER_CONNECTIONS = 1_000;
+
+/** V8's full collection (what --expose-gc gives), or undefined where it cannot be had. */
+function fullCollector(): (() => void) | undefined {
+  let gc = (globalThis as { gc?: () => void }).gc;
+  try {
+    if (typeof gc !== 'function') {
+      setFlagsFromString('--expose-gc');
+      gc = runInNewContext('gc') as () => void;
+    }
+  } catch {}
+  return typeof gc === 'function' ? gc : undefined;
+}
+
 async function listen(opts: AgentOptions): Promise<RunningAgent> {
   const { log, registry } = opts;
   const sockets = new Set<Socket>();
@@ -150,6 +167,7 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
   const context: HandlerContext = { registry, agent: { info: { pid: process.pid, version: VERSION }, stop: (why) => setImmediate(() => void stop(why)) } };
 
   const handle = (sock: Socket) => {
+    sinceCollect++;
     const reader = new FrameReader();
     let gotRequest = false;
     let open = true;
@@ -245,6 +263,7 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
     stopping ??= (async () => {
       log.info(`agent stopping: ${reason}`);
       clearInterval(idleTimer);
+      clearInterval(collectTimer);
       clearInterval(sweeper);
       server.close();
       for (const f of [opts.socketPath, join(dirname(opts.socketPath), 'agent.json')]) {
@@ -266,6 +285,18 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
     if (opts.idleTimeoutMs > 0 && inFlight === 0 && !registry.busy() && Date.now() - lastActivity > opts.idleTimeoutMs) void stop('idle');
   }, Math.min(5_000, Math.max(200, opts.idleTimeoutMs / 4)));
   idleTimer.unref();
+
+  // A burst of requests (kubectl in a loop, a CI job) leaves its garbage in a grown old space until V8's
+  // memory reducer gets to it, which can take tens of seconds: collect it once the agent is quiet again.
+  let sinceCollect = 0;
+  const collect = fullCollector();
+  const collectTimer = setInterval(() => {
+    if (collect && sinceCollect >= COLLECT_AFTER_CONNECTIONS && inFlight === 0 && Date.now() - lastActivity > 1_000) {
+      sinceCollect = 0;
+      collect();
+    }
+  }, 1_000);
+  collectTimer.unref();
 
   // The socket is born 0600: no window in which another user could connect.
   const oldMask = process.umask(0o177);

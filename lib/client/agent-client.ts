@@ -67,7 +67,7 @@ export function agentLogPath(stateDir: string): string {
  * GiB) a burst of a few thousand requests grows it to ~130 MiB RSS for tens of seconds. With these it
  * peaks near 100 MiB and is back under 80 within seconds (`npm run bench`, section 7).
  */
-export const AGENT_NODE_OPTIONS = ['--max-semi-space-size=1', '--max-old-space-size=128'] as const;
+export const AGENT_NODE_OPTIONS = ['--max-semi-space-size=1', '--max-old-space-size=96'] as const;
 
 /** `env` with AGENT_NODE_OPTIONS added to NODE_OPTIONS, except the ones the user already sets there. */
 export function agentEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
