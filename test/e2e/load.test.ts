@@ -36,7 +36,7 @@ test(`500 concurrent clients for ${SECONDS} s, the token expiring every ${TTL} s
     plugin: { argv: [process.execPath, ENTRY, 'get-token', ...w.tokenArgs], env: { ...process.env, ...w.env, ...execInfo }, concurrency: 2 },
   });
   const refreshes = w.issuer.stats.tokenRequests.refresh_token;
-  const { kb: settled, ms: settleMs } = await settledRss(agentPid, 80 * 1024);
+  const { kb: settled, ms: settleMs } = await settledRss(agentPid, 80 * 1024, 30_000);
   t.diagnostic(
     `${r.requests} requests, ${r.failures} failures, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, max ${r.maxMs.toFixed(0)} ms; ` +
       `agent CPU ${r.agentCpuUsPerRequest} us/request; RSS ${Math.round(r.rssKb.before / 1024)} MiB before, ${Math.round(r.rssKb.after / 1024)} at the end of the load (peak ${Math.round(r.rssKb.peak / 1024)}), ${Math.round(settled / 1024)} ${settleMs / 1000} s after; ` +
