@@ -288,12 +288,15 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
 
   // A burst of requests (kubectl in a loop, a CI job) leaves its garbage in a grown old space until V8's
   // memory reducer gets to it, which can take tens of seconds: collect it once the agent is quiet again.
+  // Exposed on the first burst only: a V8 flag set at run time makes Node compile its own modules from
+  // source from then on.
   let sinceCollect = 0;
-  const collect = fullCollector();
+  let collect: (() => void) | null | undefined;
   const collectTimer = setInterval(() => {
-    if (collect && sinceCollect >= COLLECT_AFTER_CONNECTIONS && inFlight === 0 && Date.now() - lastActivity > 1_000) {
+    if (sinceCollect >= COLLECT_AFTER_CONNECTIONS && inFlight === 0 && Date.now() - lastActivity > 1_000) {
       sinceCollect = 0;
-      collect();
+      if (collect === undefined) collect = fullCollector() ?? null;
+      collect?.();
     }
   }, 1_000);
   collectTimer.unref();

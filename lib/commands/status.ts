@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { OidcError } from '../errors.js';
 import { parseFlags } from '../cli.js';
 import { envelope, type SessionStatus, type StatusReply } from '../protocol.js';
+import { rfc3339 } from '../exec-credential.js';
 import { send } from '../client/transport.js';
 import type { Io } from './io.js';
 
@@ -71,7 +72,7 @@ export async function statusCommand(io: Io): Promise<number> {
   return 0;
 }
 
-const iso = (sec: number | undefined) => (sec === undefined ? null : new Date(sec * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+const iso = (sec: number | undefined) => (sec === undefined ? null : rfc3339(sec * 1000));
 
 export function toViews(reply: StatusReply): SessionView[] {
   return reply.sessions.map((s: SessionStatus) => {
