@@ -1,8 +1,6 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { writeFileSync, unlinkSync, renameSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import lockfile from 'proper-lockfile';
 import { OidcError, isOidcError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -10,6 +8,7 @@ import { FrameReader, NO_AGENT_ERRNOS, PROTOCOL_VERSION, encodeFrame, errorFrame
 import { ensurePrivateDir } from '../paths.js';
 import { VERSION } from '../version.js';
 import { handleRequest, type HandlerContext } from './handler.js';
+import { fullCollector } from './heap.js';
 import type { Registry } from './registry.js';
 
 /**
@@ -106,18 +105,6 @@ function writeState(dir: string): void {
 
 /** Connections since the last collection that make the next quiet second worth a full collection. */
 const COLLECT_AFTER_CONNECTIONS = 1_000;
-
-/** V8's full collection (what --expose-gc gives), or undefined where it cannot be had. */
-function fullCollector(): (() => void) | undefined {
-  let gc = (globalThis as { gc?: () => void }).gc;
-  try {
-    if (typeof gc !== 'function') {
-      setFlagsFromString('--expose-gc');
-      gc = runInNewContext('gc') as () => void;
-    }
-  } catch {}
-  return typeof gc === 'function' ? gc : undefined;
-}
 
 async function listen(opts: AgentOptions): Promise<RunningAgent> {
   const { log, registry } = opts;
@@ -288,8 +275,7 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
 
   // A burst of requests (kubectl in a loop, a CI job) leaves its garbage in a grown old space until V8's
   // memory reducer gets to it, which can take tens of seconds: collect it once the agent is quiet again.
-  // Exposed on the first burst only: a V8 flag set at run time makes Node compile its own modules from
-  // source from then on.
+  // Exposed on the first burst only: it costs a context, and an agent that never sees a burst needs none.
   let sinceCollect = 0;
   let collect: (() => void) | null | undefined;
   const collectTimer = setInterval(() => {

@@ -62,18 +62,21 @@ export function agentLogPath(stateDir: string): string {
 }
 
 /**
- * V8 settings for the agent, in NODE_OPTIONS wherever it is started (here, the systemd unit, the
- * launchd plist). Its live heap is a few MiB; with V8's defaults (16 MiB semi-spaces, a heap limit of
- * GiB) a burst of a few thousand requests grows it to ~130 MiB RSS for tens of seconds. With these it
- * peaks near 100 MiB and is back under 80 within seconds (`npm run bench`, section 7).
+ * The environment the agent is started with: the caller's, with two changes for a fast start and a
+ * small footprint.
+ * - Without NODE_EXTRA_CA_CERTS. Node reads that file and builds its whole root store before any code
+ *   runs (~50 ms with the system bundle), which a cold get-token would wait for. The agent reads it
+ *   itself when it first talks to an issuer, from each request's forwarded environment (lib/oidc/http.ts).
+ * - With glibc's MALLOC_TRIM_THRESHOLD_ (AGENT_MALLOC_ENV) unless the user set it: V8's compiler threads
+ *   malloc tens of MiB in their own arenas, and glibc's adaptive threshold keeps ~10 MiB of it resident
+ *   after it is freed. The agent drops it from its own env at start, so what it spawns (a browser)
+ *   does not inherit it. Its V8 heap settings are set at run time (agent/heap.ts).
  */
-export const AGENT_NODE_OPTIONS = ['--max-semi-space-size=1', '--max-old-space-size=96'] as const;
+export const AGENT_MALLOC_ENV = { MALLOC_TRIM_THRESHOLD_: '131072' } as const;
 
-/** `env` with AGENT_NODE_OPTIONS added to NODE_OPTIONS, except the ones the user already sets there. */
 export function agentEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const own = env.NODE_OPTIONS ?? '';
-  const add = AGENT_NODE_OPTIONS.filter((o) => !own.includes(o.slice(0, o.indexOf('='))));
-  return add.length ? { ...env, NODE_OPTIONS: [own, ...add].filter(Boolean).join(' ') } : env;
+  const { NODE_EXTRA_CA_CERTS: _, ...rest } = env;
+  return { ...AGENT_MALLOC_ENV, ...rest };
 }
 
 /**

@@ -10,7 +10,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync, statSync } fr
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { OidcError } from '../errors.js';
 import { probeSocket } from '../agent/server.js';
-import { AGENT_NODE_OPTIONS, ask } from '../client/agent-client.js';
+import { AGENT_MALLOC_ENV, ask } from '../client/agent-client.js';
 import { socketPath } from '../paths.js';
 import { envelope } from '../protocol.js';
 import { parseFlags } from '../cli.js';
@@ -51,8 +51,8 @@ Type=simple
 # (journalctl --user -u ${SYSTEMD_UNIT}). A client of a newer version stops it
 # and starts its own; the unit runs the new one at the next login.
 ExecStart=${[...command, 'agent', '--idle-timeout=0'].map(systemdArg).join(' ')}
-# A small heap: the agent's working set is a few MiB.
-Environment="NODE_OPTIONS=${AGENT_NODE_OPTIONS.join(' ')}"
+# glibc returns freed memory sooner (see agentEnv in lib/client/agent-client.ts).
+${Object.entries(AGENT_MALLOC_ENV).map(([k, v]) => `Environment=${k}=${v}`).join('\n')}
 Restart=on-failure
 RestartSec=2s
 NoNewPrivileges=yes
@@ -77,11 +77,6 @@ export function launchdPlist(command: string[], logFile: string): string {
   <array>
 ${args}
   </array>
-  <key>EnvironmentVariables</key>
-  <dict>
-    <key>NODE_OPTIONS</key>
-    <string>${AGENT_NODE_OPTIONS.join(' ')}</string>
-  </dict>
   <key>RunAtLoad</key>
   <true/>
   <key>KeepAlive</key>

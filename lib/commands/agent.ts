@@ -5,6 +5,7 @@ import { socketPath, stateDir } from '../paths.js';
 import { envelope, frameToError } from '../protocol.js';
 import { createRegistry } from '../agent/registry.js';
 import { startAgent, probeSocket } from '../agent/server.js';
+import { tuneHeap } from '../agent/heap.js';
 import { agentLogPath, ask } from '../client/agent-client.js';
 import { ensureAgent } from '../client/transport.js';
 import type { Io } from './io.js';
@@ -98,6 +99,7 @@ async function runAgent(sock: string, idleTimeoutMs: number, debug: boolean): Pr
     return 0;
   }
   const { agent } = result;
+  tuneHeap();
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(sig, () => void agent.stop(sig));
   await agent.closed;
   // Everything is closed; do not let a stray handle (a native keyring call) keep a stopped agent alive.

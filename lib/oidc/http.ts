@@ -59,7 +59,10 @@ export function createHttp(opts: HttpOptions): Http {
       // The custom CA is added to the system roots, not instead of them (an issuer behind a public CA
       // and a proxy with a corporate CA both keep working).
       if (opts.insecure) return makeDispatcher(env, { rejectUnauthorized: false });
-      const ca = custom.length === 0 ? undefined : [...rootCertificates, ...(await extraSystemCAs(opts.network ?? {})), ...custom];
+      // NODE_EXTRA_CA_CERTS is read here, not by Node at start-up: the agent is started without it
+      // (agentEnv), and each caller's own setting is the one that counts.
+      const extra = await extraSystemCAs(opts.network ?? {});
+      const ca = custom.length === 0 && extra.length === 0 ? undefined : [...rootCertificates, ...extra, ...custom];
       return makeDispatcher(env, ca ? { ca } : {});
     })();
     dispatcher.catch(() => (dispatcher = undefined));

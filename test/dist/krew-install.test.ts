@@ -105,16 +105,23 @@ test('the linux/amd64 release, installed the krew way', { skip, timeout: 240_000
     assert.equal(again.code, 0, again.stderr);
     assert.equal(again.stderr, '');
     assert.equal(await w.launches(), 1, 'the cached token: no second login');
-    // The agent runs with V8 heap flags in NODE_OPTIONS (a start-up snapshot would refuse to start there).
-    const agentEnv = readFileSync(`/proc/${agent.pid}/environ`, 'utf8').split('\0');
-    assert.ok(agentEnv.some((e) => /^NODE_OPTIONS=.*--max-old-space-size=/.test(e)), 'the agent has its heap settings');
   });
 
-  await t.test("a user's NODE_OPTIONS with V8 flags (--max-old-space-size=4096): it still works, quietly", async () => {
-    const r = await w.kubectl(['auth', 'whoami'], { env: { NODE_OPTIONS: '--max-old-space-size=4096 --max-semi-space-size=32' } });
+  await t.test("a user's NODE_OPTIONS with V8 flags (--max-old-space-size=4096) and NODE_EXTRA_CA_CERTS: it still works, quietly", async () => {
+    // A fresh agent, started under these settings (a start-up snapshot would refuse to start there).
+    const stop = await run(exe, ['agent', 'stop'], { ...w.env } as Record<string, string>, 30_000);
+    assert.equal(stop.code, 0, stop.stderr);
+    const extra = join(root, 'extra-ca.pem');
+    writeFileSync(extra, w.ca.caPem);
+    const r = await w.kubectl(['auth', 'whoami'], { env: { NODE_OPTIONS: '--max-old-space-size=4096 --max-semi-space-size=32', NODE_EXTRA_CA_CERTS: extra } });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '');
     assert.match(r.stdout, /alice@example\.com/);
+    assert.equal(await w.launches(), 1, 'the token on disk: no second login');
+    const agent = agentExe(w.env.KUBECTL_OIDC_RUNTIME_DIR!);
+    const agentEnv = readFileSync(`/proc/${agent.pid}/environ`, 'utf8').split('\0');
+    assert.ok(agentEnv.includes('NODE_OPTIONS=--max-old-space-size=4096 --max-semi-space-size=32'), "the agent keeps the user's NODE_OPTIONS");
+    assert.ok(!agentEnv.some((e) => e.startsWith('NODE_EXTRA_CA_CERTS=')), 'NODE_EXTRA_CA_CERTS is read by the agent, not by Node at its start');
     // Its code cache fits a run without V8 flags, and says so when it does not (KUBECTL_OIDC_DEBUG=1).
     const plain = await run(exe, ['--version'], { ...env, KUBECTL_OIDC_DEBUG: '1' }, 30_000);
     assert.equal(plain.stderr, '');

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { createTestCA } from '../rig/ca.js';
 import { loadCustomCAs, MAX_CA_FILE_BYTES } from '../../lib/oidc/ca.js';
 import { createHttp } from '../../lib/oidc/http.js';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { isOidcError } from '../../lib/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ko-ca-'));
@@ -77,4 +79,21 @@ test('NODE_EXTRA_CA_CERTS: a FIFO is refused at the first request; a missing fil
   const missing = createHttp({ cas: [ca.caPem], network: { NODE_EXTRA_CA_CERTS: join(dir, 'none.pem') } });
   await assert.rejects(missing.fetch('https://127.0.0.1:9/', {}), (e) => isOidcError(e, 'E_ISSUER_UNREACHABLE'));
   await missing.close();
+});
+
+test("the caller's NODE_EXTRA_CA_CERTS alone is trusted (the agent starts without it in its own env)", async (t) => {
+  const leaf = ca.issue();
+  const server = createServer({ cert: leaf.certPem, key: leaf.keyPem }, (_req, res) => res.end('ok'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  assert.notEqual(process.env.NODE_EXTRA_CA_CERTS, ca.caFile);
+  // Control: neither a custom CA nor the caller's extra CAs: the test CA is not trusted.
+  const none = createHttp({ cas: [], network: {} });
+  await assert.rejects(none.fetch(url, {}), (e) => isOidcError(e, 'E_TLS') || /certificate/i.test((e as Error).message));
+  await none.close();
+  const extra = createHttp({ cas: [], network: { NODE_EXTRA_CA_CERTS: ca.caFile } });
+  const res = await extra.fetch(url, {});
+  assert.equal(await res.text(), 'ok');
+  await extra.close();
 });
