@@ -5,7 +5,7 @@ import type { CacheConfig, ProviderConfig, TokenFlags } from '../config.js';
 import { claimsOf, identityOf } from '../jwt.js';
 import type { Caller, LogoutResult, SessionStatus } from '../protocol.js';
 import type { IssuerClient } from '../oidc/issuer.js';
-import { login as defaultLogin } from '../login/index.js';
+import type { login as loginFn } from '../login/index.js';
 import type { openBrowser as OpenBrowser } from '../login/browser.js';
 import { cacheDir as defaultCacheDir } from '../store/dirs.js';
 import { createFileStore } from '../store/file.js';
@@ -17,6 +17,12 @@ import { findKubeloginSession, kubeloginCacheDir } from '../store/kubelogin.js';
 import { loadCustomCAs } from '../oidc/ca.js';
 import { createIdentities } from './identity.js';
 import { Session, refreshMargin } from './session.js';
+
+/**
+ * The login flows, loaded on the first login: they bring the HTTP servers and child_process, which an
+ * agent serving cached tokens never needs (and a cold get-token would wait for).
+ */
+const defaultLogin: typeof loginFn = async (...args) => (await import('../login/index.js')).login(...args);
 
 export interface TokenCall {
   flags: Pick<TokenFlags, 'provider' | 'ui' | 'cache' | 'forceRefresh' | 'notices'>;
@@ -37,7 +43,7 @@ export interface RegistryDeps {
   /** kubelogin's cache dir to take sessions over from (default ~/.kube/cache/oidc-login); tests point it elsewhere. */
   kubeloginDir?: string;
   /** The login flow (tests replace the browser login). */
-  login?: typeof defaultLogin;
+  login?: typeof loginFn;
   /** Where the per-session locks live, whatever a caller's --token-cache-dir: one session, one lock. */
   lockDir?: string;
   /** Sessions unused for this long are not refreshed in the background and are dropped from memory. */
