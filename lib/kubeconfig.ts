@@ -2,13 +2,16 @@ import { chmodSync, copyFileSync, existsSync, readFileSync, renameSync, statSync
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { isMap, isSeq, parseDocument, type Document } from 'yaml';
+import type { Document } from 'yaml';
 import { OidcError } from './errors.js';
 
 /**
  * The user's kubeconfig, read and edited with the yaml package's document API: an edit keeps every
  * other entry, the comments and the order. Used by login --context/--user and setup --write-kubeconfig.
+ * The yaml package is loaded only here (dist/yaml.cjs): it is half the size of everything else the
+ * agent and the other commands hold, and none of them needs it.
  */
+export const loadYaml = () => import('yaml');
 
 /** `$KUBECONFIG`'s first file (kubectl writes new entries there too), else ~/.kube/config. */
 export function kubeconfigPath(env: Record<string, string | undefined>): string {
@@ -23,14 +26,14 @@ export interface ExecEntry {
   interactiveMode: string;
 }
 
-function load(path: string): Document {
+async function load(path: string): Promise<Document> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new OidcError('E_CONFIG', `cannot read the kubeconfig ${path}: ${(err as Error).message}`, { hint: 'set KUBECONFIG or pass --kubeconfig=FILE' });
   }
-  const doc = parseDocument(text);
+  const doc = (await loadYaml()).parseDocument(text);
   if (doc.errors.length > 0) throw new OidcError('E_CONFIG', `the kubeconfig ${path} is not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
   return doc;
 }
@@ -42,8 +45,8 @@ const named = (list: unknown, name: string): Record<string, unknown> | undefined
  * The get-token arguments of a kubeconfig user (by `user`, or by `context`'s user, or the current
  * context's): `command: kubectl-oidc, args: [get-token, …]` or `command: kubectl, args: [oidc, get-token, …]`.
  */
-export function getTokenArgsFrom(path: string, pick: { context?: string; user?: string }): { user: string; args: string[] } {
-  const cfg = load(path).toJS() as Record<string, unknown>;
+export async function getTokenArgsFrom(path: string, pick: { context?: string; user?: string }): Promise<{ user: string; args: string[] }> {
+  const cfg = (await load(path)).toJS() as Record<string, unknown>;
   let user = pick.user;
   if (user === undefined) {
     const ctxName = pick.context ?? (typeof cfg['current-context'] === 'string' ? cfg['current-context'] : undefined);
@@ -62,9 +65,9 @@ export function getTokenArgsFrom(path: string, pick: { context?: string; user?: 
 }
 
 /** The cluster of the current context (setup adds a context for it). */
-export function currentCluster(path: string): string | undefined {
+export async function currentCluster(path: string): Promise<string | undefined> {
   if (!existsSync(path)) return undefined;
-  const cfg = load(path).toJS() as Record<string, unknown>;
+  const cfg = (await load(path)).toJS() as Record<string, unknown>;
   const name = cfg['current-context'];
   const ctx = typeof name === 'string' ? (named(cfg.contexts, name)?.context as { cluster?: unknown } | undefined) : undefined;
   return typeof ctx?.cluster === 'string' ? ctx.cluster : undefined;
@@ -74,8 +77,9 @@ export function currentCluster(path: string): string | undefined {
  * Add (or update) one exec user and one context in the kubeconfig, keeping everything else. Writes a
  * backup first, and nothing at all when both entries are already as wanted. Returns the backup path.
  */
-export function writeUserAndContext(path: string, want: { user: string; exec: ExecEntry; context: string; cluster: string }): { changed: boolean; backup?: string } {
-  const doc = load(path);
+export async function writeUserAndContext(path: string, want: { user: string; exec: ExecEntry; context: string; cluster: string }): Promise<{ changed: boolean; backup?: string }> {
+  const { isMap, isSeq } = await loadYaml();
+  const doc = await load(path);
   let changed = false;
   const upsert = (listKey: 'users' | 'contexts', name: string, field: 'user' | 'context', value: unknown) => {
     let list = doc.get(listKey);

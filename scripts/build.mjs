@@ -2,6 +2,7 @@
 //   kubectl-oidc.cjs  the entry; get-token's whole path, node:* only (a CommonJS file starts fastest)
 //   main.cjs          the agent, stores and the other commands, loaded on demand
 //   oidc.cjs          openid-client, jose, undici: loaded by the agent on its first login or refresh
+//   yaml.cjs          the yaml package: loaded by setup and login --context, to read a kubeconfig
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,14 +36,24 @@ const oidcExternal = {
   },
 };
 
-await build({ ...common, entryPoints: ['lib/main.ts'], outfile: 'dist/main.cjs', external: ['@napi-rs/keyring'], plugins: [oidcExternal] });
+// And `import('yaml')` becomes require('./yaml.cjs'): only setup and login --context read a kubeconfig,
+// and the yaml package is half of everything else the agent would compile at its start.
+const yamlExternal = {
+  name: 'yaml-external',
+  setup(b) {
+    b.onResolve({ filter: /^yaml$/ }, (args) => (args.kind === 'dynamic-import' ? { path: './yaml.cjs', external: true } : undefined));
+  },
+};
+
+await build({ ...common, entryPoints: ['lib/main.ts'], outfile: 'dist/main.cjs', external: ['@napi-rs/keyring'], plugins: [oidcExternal, yamlExternal] });
 await build({ ...common, entryPoints: ['lib/oidc/issuer.ts'], outfile: 'dist/oidc.cjs' });
+await build({ ...common, stdin: { contents: "module.exports = require('yaml');", resolveDir: root, sourcefile: 'yaml-entry.cjs' }, outfile: 'dist/yaml.cjs' });
 // kubectl's plugin completion convention: an executable named kubectl_complete-oidc on the PATH.
 await build({ ...common, entryPoints: ['cmd/kubectl_complete-oidc.ts'], outfile: 'dist/kubectl_complete-oidc.cjs' });
 
 // esbuild keeps import() of an external as import(), which sends a CommonJS file through the ESM
 // loader (it scans the whole bundle for exports): ~30 ms on a cold start. require() it instead.
-for (const [file, dep] of [['dist/kubectl-oidc.cjs', './main.cjs'], ['dist/main.cjs', './oidc.cjs']]) {
+for (const [file, dep] of [['dist/kubectl-oidc.cjs', './main.cjs'], ['dist/main.cjs', './oidc.cjs'], ['dist/main.cjs', './yaml.cjs']]) {
   const src = readFileSync(file, 'utf8');
   const from = `import(${JSON.stringify(dep)})`;
   if (!src.includes(from)) throw new Error(`${file}: expected ${from}`);

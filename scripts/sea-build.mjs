@@ -2,9 +2,10 @@
 //   dist/kubectl-oidc.cjs  the entry and get-token         } SEA assets, compiled by the executable
 //   dist/main.cjs          the agent and the other commands } itself: the entry at start, the other two
 //   dist/oidc.cjs          openid-client, jose, undici      } only when a command other than get-token needs them
+//   dist/yaml.cjs          the yaml package                 }
 //
 // A SEA's main script can require only Node's built-ins (Node 20), so the program made here gives the
-// bundles a `require` of its own: './main.cjs' and './oidc.cjs' come from the executable itself,
+// bundles a `require` of its own: './main.cjs', './oidc.cjs' and './yaml.cjs' come from the executable itself,
 // '@napi-rs/keyring' from keyring.node beside the executable (shipped in the archive), anything else
 // is a built-in.
 //
@@ -121,7 +122,7 @@ export function seaProgram(distDir, workDir) {
   mkdirSync(workDir, { recursive: true });
   const entry = startable(moduleBody(join(distDir, 'kubectl-oidc.cjs')));
   const assets = {};
-  const loaders = ['main.cjs', 'oidc.cjs']
+  const loaders = ['main.cjs', 'oidc.cjs', 'yaml.cjs']
     .map((name) => {
       writeFileSync(join(workDir, name), moduleBody(join(distDir, name)));
       assets[name] = name; // relative to workDir, where the blob is made: no build path in the executable

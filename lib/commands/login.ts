@@ -29,13 +29,13 @@ ${TOKEN_FLAGS_HELP}
 `;
 
 /** The get-token flags of login and setup: given directly, or read from a kubeconfig user with --context/--user. */
-export function tokenFlagsWithKubeconfig(io: Io, argv: string[]): { help: true } | { help: false; flags: TokenFlags } {
+export async function tokenFlagsWithKubeconfig(io: Io, argv: string[]): Promise<{ help: true } | { help: false; flags: TokenFlags }> {
   const { values, rest } = takeFlags(argv, { strings: ['context', 'user', 'kubeconfig'], booleans: [] });
   let args = rest;
   if (typeof values.context === 'string' || typeof values.user === 'string') {
     const path = typeof values.kubeconfig === 'string' ? resolve(io.cwd, values.kubeconfig) : kubeconfigPath(io.env);
     const pick = { ...(typeof values.context === 'string' ? { context: values.context } : {}), ...(typeof values.user === 'string' ? { user: values.user } : {}) };
-    args = [...getTokenArgsFrom(path, pick).args, ...rest];
+    args = [...(await getTokenArgsFrom(path, pick)).args, ...rest];
   }
   const parsed = parseTokenFlags(args, io.cwd, io.env);
   return parsed.help ? { help: true } : { help: false, flags: parsed.flags };
@@ -51,7 +51,7 @@ export async function loginNow(io: Io, flags: TokenFlags): Promise<{ token: stri
 }
 
 export async function loginCommand(io: Io): Promise<number> {
-  const parsed = tokenFlagsWithKubeconfig(io, io.argv);
+  const parsed = await tokenFlagsWithKubeconfig(io, io.argv);
   if (parsed.help) {
     io.stdout(HELP);
     return 0;

@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { stringify } from 'yaml';
 import { OidcError } from '../errors.js';
 import { takeFlags } from '../cli.js';
 import { DEFAULT_LISTEN, TOKEN_FLAGS_HELP, type TokenFlags } from '../config.js';
 import { claimsOf, identityOf } from '../jwt.js';
-import { currentCluster, kubeconfigPath, writeUserAndContext, type ExecEntry } from '../kubeconfig.js';
+import { currentCluster, kubeconfigPath, loadYaml, writeUserAndContext, type ExecEntry } from '../kubeconfig.js';
 import { loginNow, tokenFlagsWithKubeconfig } from './login.js';
 import type { Io } from './io.js';
 
@@ -73,7 +72,7 @@ export async function setupCommand(io: Io): Promise<number> {
   const { values, rest } = takeFlags(io.argv, { strings: ['name'], booleans: ['write-kubeconfig'] });
   // --kubeconfig stays in `rest`: tokenFlagsWithKubeconfig reads it (for --context/--user) and so do we.
   const kcFlag = takeFlags(rest, { strings: ['kubeconfig'], booleans: [] }).values.kubeconfig;
-  const parsed = tokenFlagsWithKubeconfig(io, rest);
+  const parsed = await tokenFlagsWithKubeconfig(io, rest);
   if (parsed.help) {
     io.stdout(SETUP_HELP);
     return 0;
@@ -90,7 +89,8 @@ export async function setupCommand(io: Io): Promise<number> {
   const choice = chooseClaims(provider.issuerUrl, claims);
   const pems = [...provider.caFiles.map((f) => readFileSync(f, 'utf8')), ...provider.caData.map((d) => Buffer.from(d, 'base64').toString('utf8'))];
   const caPem = pems.map((p) => p.trim()).join('\n') + (pems.length > 0 ? '\n' : '');
-  const cluster = currentCluster(kubeconfig);
+  const cluster = await currentCluster(kubeconfig);
+  const { stringify } = await loadYaml();
   const context = `${name}@${cluster ?? 'CLUSTER'}`;
   const username = `${choice.username.prefix}${String(claims[choice.username.claim])}`;
   const exec: ExecEntry = { apiVersion: 'client.authentication.k8s.io/v1', command: 'kubectl-oidc', args: execArgsFor(flags), interactiveMode: 'IfAvailable' };
@@ -161,7 +161,7 @@ export async function setupCommand(io: Io): Promise<number> {
 
   if (values['write-kubeconfig'] === true) {
     if (!cluster) throw new OidcError('E_CONFIG', `${kubeconfig} has no current context with a cluster to add a context for`, { hint: 'run `kubectl config use-context NAME` first, or pass --kubeconfig=FILE' });
-    const r = writeUserAndContext(kubeconfig, { user: name, exec, context, cluster });
+    const r = await writeUserAndContext(kubeconfig, { user: name, exec, context, cluster });
     io.stderr(
       r.changed
         ? `kubectl-oidc: added user ${name} and context ${context} to ${kubeconfig} (backup: ${r.backup}); use it with kubectl --context=${context} or kubectl config use-context ${context}\n`
