@@ -171,9 +171,10 @@ function smokeTest(exe, run) {
   const version = spawnSync(cmd, [...pre, '--version'], { encoding: 'utf8', env: { ...env, KUBECTL_OIDC_DEBUG: '1' }, timeout: 120_000 });
   if (version.stdout !== `kubectl-oidc ${VERSION}\n`) throw new Error(`--version printed ${JSON.stringify(version.stdout)} (exit ${version.status}): ${version.stderr}`);
   if (version.stderr !== '') throw new Error(`--version said on stderr: ${version.stderr}`);
-  // Loads the embedded agent half: the executable must carry it.
-  const help = spawnSync(cmd, [...pre, 'agent', '--help'], { encoding: 'utf8', env, timeout: 120_000 });
+  // Loads the embedded agent half (main.cjs, with its own code cache): the executable must carry both.
+  const help = spawnSync(cmd, [...pre, 'agent', '--help'], { encoding: 'utf8', env: { ...env, KUBECTL_OIDC_DEBUG: '1' }, timeout: 120_000 });
   if (help.status !== 0 || !/Usage: kubectl oidc agent/.test(help.stdout)) throw new Error(`agent --help failed (exit ${help.status}): ${help.stderr}`);
+  if (help.stderr !== '') throw new Error(`agent --help said on stderr: ${help.stderr}`);
 }
 
 export async function releaseTarget(t) {

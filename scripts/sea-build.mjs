@@ -126,7 +126,7 @@ export function seaProgram(distDir, workDir) {
     .map((name) => {
       writeFileSync(join(workDir, name), moduleBody(join(distDir, name)));
       assets[name] = name; // relative to workDir, where the blob is made: no build path in the executable
-      return `__seaLoaders['./${name}'] = (...args) => require('node:vm').compileFunction(require('node:sea').getAsset('${name}', 'utf8'), [${MODULE_ARGS.split(', ').map((a) => `'${a}'`).join(', ')}], { filename: 'kubectl-oidc/${name}' })(...args);`;
+      return `__seaLoaders['./${name}'] = (...args) => __seaCompile('${name}')(...args);`;
     })
     .join('\n');
   const program = `(function (require) {
@@ -159,6 +159,29 @@ function __seaKeyring() {
   }
   return m.exports;
 }
+// A bundle as the body of a module function, compiled with node:vm. main.cjs (the agent and the other
+// commands) has a code cache of its own, made at build time after its top level ran: every agent start
+// and every command but get-token compiles it. Not oidc.cjs: the agent loads it after it has set its
+// V8 heap flags (agent/heap.ts), and V8 refuses a cache made under other flags.
+function __seaWrap(body) {
+  return '(function (${MODULE_ARGS}) {' + body + '\\n})';
+}
+function __seaCompile(name) {
+  const { getAsset } = require('node:sea');
+  const cacheName = name === 'main.cjs' ? 'main.cache' : undefined;
+  let cachedData;
+  if (cacheName) {
+    try {
+      cachedData = new Uint8Array(getAsset(cacheName));
+    } catch {}
+  }
+  const { Script } = require('node:vm');
+  const script = new Script(__seaWrap(getAsset(name, 'utf8')), { filename: 'kubectl-oidc/' + name, ...(cachedData ? { cachedData } : {}) });
+  if (cacheName && process.env.KUBECTL_OIDC_DEBUG === '1' && (!cachedData || script.cachedDataRejected)) {
+    process.stderr.write(\`kubectl-oidc: \${cachedData ? \`the code cache of \${name} does not fit this run (V8 flags in NODE_OPTIONS?)\` : \`no code cache for \${name} in this executable\`}: compiling from source\\n\`);
+  }
+  return script.runInThisContext();
+}
 ${loaders}
 let __seaStart;
 let __seaWarmUp;
@@ -166,7 +189,7 @@ const __seaModule = { exports: {} };
 (function (${MODULE_ARGS}) {
 ${entry}
 })(__seaModule.exports, __seaRequire, __seaModule, process.execPath, require('node:path').dirname(process.execPath));
-return { start: () => __seaStart(), warmUp: () => __seaWarmUp() };
+return { start: () => __seaStart(), warmUp: () => __seaWarmUp(), wrap: __seaWrap, require: __seaRequire };
 })`;
   writeFileSync(join(workDir, 'program.js'), program);
   assets['program.js'] = 'program.js';
@@ -196,10 +219,22 @@ program.runInThisContext()(require).start();
  */
 const MAKE_CACHE = `'use strict';
 const { readFileSync, writeFileSync } = require('node:fs');
+const { dirname } = require('node:path');
 const { Script } = require('node:vm');
 const script = new Script(readFileSync('program.js', 'utf8'), { filename: 'kubectl-oidc/program.js' });
-script.runInThisContext()(require).warmUp().then(
-  () => writeFileSync('program.cache', script.createCachedData()),
+const program = script.runInThisContext()(require);
+program.warmUp().then(
+  () => {
+    writeFileSync('program.cache', script.createCachedData());
+    // main.cjs: compiled and its top level run (every module of the agent and the commands set up),
+    // as the executable does it (the same wrapper text), then cached.
+    const main = new Script(program.wrap(readFileSync('main.cjs', 'utf8')), { filename: 'kubectl-oidc/main.cjs' });
+    const m = { exports: {} };
+    main.runInThisContext()(m.exports, program.require, m, process.execPath, dirname(process.execPath));
+    if (typeof m.exports.runCommand !== 'function') throw new Error('main.cjs did not export runCommand');
+    writeFileSync('main.cache', main.createCachedData());
+  },
+).catch(
   (err) => {
     process.exitCode = 1;
     console.error(\`kubectl-oidc: the build-time warm-up failed: \${require('node:util').inspect(err)}\`);
@@ -220,6 +255,7 @@ export async function buildSea({ distDir, nodeBinary, out, workDir, cacheNode = 
     const [cmd, ...pre] = cacheNode;
     execFileSync(cmd, [...pre, 'make-cache.cjs'], { stdio: ['ignore', 'ignore', 'inherit'], cwd: workDir });
     assets['program.cache'] = 'program.cache';
+    assets['main.cache'] = 'main.cache';
   }
   const main = join(workDir, 'sea-main.cjs');
   const blob = join(workDir, 'sea-prep.blob');
