@@ -1,10 +1,12 @@
 // Build: tsc (type-check, and build/ for the tests) then two esbuild bundles in dist/:
-//   kubectl-oidc.cjs  the entry; get-token's whole path, node:* only (a CommonJS file starts fastest)
+//   cli.cjs           the CLI; get-token's whole path, node:* only (a CommonJS file starts fastest)
+//   kubectl-oidc.cjs  the npm package's entry (cmd/npm-entry.cjs): runs cli.cjs from a V8 code cache
 //   main.cjs          the agent, stores and the other commands, loaded on demand
 //   oidc.cjs          openid-client, jose, undici: loaded by the agent on its first login or refresh
 //   yaml.cjs          the yaml package: loaded by setup and login --context, to read a kubeconfig
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -27,7 +29,7 @@ const heavyExternal = {
   },
 };
 
-await build({ ...common, entryPoints: ['cmd/kubectl-oidc.ts'], outfile: 'dist/kubectl-oidc.cjs', plugins: [heavyExternal] });
+await build({ ...common, entryPoints: ['cmd/kubectl-oidc.ts'], outfile: 'dist/cli.cjs', plugins: [heavyExternal] });
 // The agent's `import('../oidc/issuer.js')` becomes require('./oidc.cjs'): a cached token needs no HTTP stack.
 const oidcExternal = {
   name: 'oidc-external',
@@ -53,11 +55,27 @@ await build({ ...common, entryPoints: ['cmd/kubectl_complete-oidc.ts'], outfile:
 
 // esbuild keeps import() of an external as import(), which sends a CommonJS file through the ESM
 // loader (it scans the whole bundle for exports): ~30 ms on a cold start. require() it instead.
-for (const [file, dep] of [['dist/kubectl-oidc.cjs', './main.cjs'], ['dist/main.cjs', './oidc.cjs'], ['dist/main.cjs', './yaml.cjs']]) {
+for (const [file, dep] of [['dist/cli.cjs', './main.cjs'], ['dist/main.cjs', './oidc.cjs'], ['dist/main.cjs', './yaml.cjs']]) {
   const src = readFileSync(file, 'utf8');
   const from = `import(${JSON.stringify(dep)})`;
   if (!src.includes(from)) throw new Error(`${file}: expected ${from}`);
   writeFileSync(file, src.split(from).join(`Promise.resolve().then(() => require(${JSON.stringify(dep)}))`));
 }
+// cli.cjs is run by the entry, compiled with node:vm: no shebang (the entry wraps it in a function), and
+// no import() (code compiled by node:vm has no dynamic import): a built-in is require()d instead.
+{
+  const cli = readFileSync('dist/cli.cjs', 'utf8')
+    .replace(/^#![^\n]*\n/, '')
+    .replace(/\bimport\(("node:[a-z_/]+")\)/g, 'Promise.resolve().then(() => require($1))');
+  const left = /\bimport\("[^"]*"\)/.exec(cli);
+  if (left) throw new Error(`dist/cli.cjs: the entry cannot serve ${left[0]}`);
+  writeFileSync('dist/cli.cjs', cli);
+  chmodSync('dist/cli.cjs', 0o644);
+}
+// The entry names its code cache after this build of cli.cjs: a cache is never used with another build.
+const buildId = createHash('sha256').update(readFileSync('dist/cli.cjs')).digest('hex').slice(0, 16);
+const entry = readFileSync('cmd/npm-entry.cjs', 'utf8');
+if (!entry.includes("'__BUILD_ID__'")) throw new Error('cmd/npm-entry.cjs: expected __BUILD_ID__');
+writeFileSync('dist/kubectl-oidc.cjs', entry.replace("'__BUILD_ID__'", `'${buildId}'`));
 chmodSync('dist/kubectl-oidc.cjs', 0o755);
 chmodSync('dist/kubectl_complete-oidc.cjs', 0o755);

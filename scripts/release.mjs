@@ -104,7 +104,7 @@ function nodeLicense() {
 /** Licenses of what the bundles contain, found by esbuild's `// node_modules/<pkg>/` path comments. */
 function thirdPartyNotices(keyringDir) {
   const pkgs = new Set();
-  for (const f of ['kubectl-oidc.cjs', 'main.cjs', 'oidc.cjs', 'yaml.cjs']) {
+  for (const f of ['cli.cjs', 'main.cjs', 'oidc.cjs', 'yaml.cjs']) {
     for (const m of readFileSync(join('dist', f), 'utf8').matchAll(/^\/\/ node_modules\/((?:@[^/]+\/)?[^/]+)\//gm)) pkgs.add(m[1]);
   }
   pkgs.add('@napi-rs/keyring');

@@ -1,5 +1,5 @@
 // Builds the single executable (Node SEA) from the three bundles that scripts/build.mjs writes:
-//   dist/kubectl-oidc.cjs  the entry and get-token         } SEA assets, compiled by the executable
+//   dist/cli.cjs           the entry and get-token         } SEA assets, compiled by the executable
 //   dist/main.cjs          the agent and the other commands } itself: the entry at start, the other two
 //   dist/oidc.cjs          openid-client, jose, undici      } only when a command other than get-token needs them
 //   dist/yaml.cjs          the yaml package                 }
@@ -120,7 +120,7 @@ function __seaRoundTrip() {
  */
 export function seaProgram(distDir, workDir) {
   mkdirSync(workDir, { recursive: true });
-  const entry = startable(moduleBody(join(distDir, 'kubectl-oidc.cjs')));
+  const entry = startable(moduleBody(join(distDir, 'cli.cjs')));
   const assets = {};
   const loaders = ['main.cjs', 'oidc.cjs', 'yaml.cjs']
     .map((name) => {

@@ -31,7 +31,7 @@ test('npm pack from a clean clone, npm install -g of the tarball, a login throug
 
   await t.test('the tarball holds only what runs', () => {
     const files = packed[0]!.files.map((f) => f.path).sort();
-    assert.deepEqual(files, ['LICENSE', 'README.md', 'dist/kubectl-oidc.cjs', 'dist/kubectl_complete-oidc.cjs', 'dist/main.cjs', 'dist/oidc.cjs', 'dist/yaml.cjs', 'package.json']);
+    assert.deepEqual(files, ['LICENSE', 'README.md', 'dist/cli.cjs', 'dist/kubectl-oidc.cjs', 'dist/kubectl_complete-oidc.cjs', 'dist/main.cjs', 'dist/oidc.cjs', 'dist/yaml.cjs', 'package.json']);
     const pkg = JSON.parse(readFileSync(join(src, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
     assert.deepEqual(Object.keys(pkg.dependencies), ['@napi-rs/keyring'], 'everything else is bundled into dist/');
   });

@@ -4,8 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createWorld, requireTools, type World } from './world.js';
+import { agentPid, createWorld, requireTools, type World } from './world.js';
 import { startGarbageIssuer, closedPortUrl } from '../rig/issuer.js';
 import { createTestCA } from '../rig/ca.js';
 import { writeBrowserWrapper, readBrowserLog } from '../rig/browser.js';
@@ -50,6 +51,15 @@ test('bad input', { skip, timeout: 180_000 }, async (t) => {
     const r = await getToken([`--oidc-issuer-url=${w.issuer.url}`, ...withoutIssuer]);
     assertClearFailure(r, 1, /TLS verification of https:\/\/127\.0\.0\.1:\d+\/dex.* failed/);
     assert.match(r.stderr, /--certificate-authority/);
+  });
+  await t.test("the issuer's CA only in the caller's NODE_EXTRA_CA_CERTS: trusted, though the agent runs without it", async () => {
+    const r = await getToken([`--oidc-issuer-url=${w.issuer.url}`, ...withoutIssuer], { NODE_EXTRA_CA_CERTS: w.ca.caFile });
+    // TLS verified: discovery worked and the browser reached the login, which this issuer denies.
+    assertClearFailure(r, 1, /the issuer refused the login: access_denied/);
+    const pid = agentPid(w);
+    assert.ok(pid !== undefined, 'the agent served it');
+    const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    assert.ok(!env.some((e) => e.startsWith('NODE_EXTRA_CA_CERTS=')), 'Node did not load it at the agent start: the agent read it');
   });
   await t.test('TLS failure with the wrong CA', async () => {
     const other = await createTestCA(join(w.dir));

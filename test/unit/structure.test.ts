@@ -35,13 +35,17 @@ test('the get-token path imports no heavy module', () => {
   assert.ok(seen.size > 3, 'the walk found the client modules');
 });
 
-test('the built entry bundle requires only node:* modules', () => {
+test('the built entry and CLI bundle require only node:* modules', () => {
   let src: string;
   try {
-    src = readFileSync(join(root, 'dist/kubectl-oidc.cjs'), 'utf8');
+    src = readFileSync(join(root, 'dist/cli.cjs'), 'utf8');
   } catch {
-    assert.fail('dist/kubectl-oidc.cjs is missing: run `npm run build` first');
+    assert.fail('dist/cli.cjs is missing: run `npm run build` first');
   }
+  const entry = readFileSync(join(root, 'dist/kubectl-oidc.cjs'), 'utf8');
+  assert.deepEqual([...entry.matchAll(/require\('([^']+)'\)/g)].map((m) => m[1]), ['node:fs', 'node:path', 'node:vm', 'node:zlib']);
+  assert.match(entry, /const BUILD = '[0-9a-f]{16}';/, 'the entry names its code cache after the build');
+  assert.doesNotMatch(src, /\bimport\(/, 'no import() in code compiled by node:vm');
   const reqs = [...src.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
   assert.ok(reqs.length > 0);
   assert.deepEqual(reqs.filter((r) => !r!.startsWith("node:")), ["./main.cjs"], "only node:* and, lazily, the heavy half");
