@@ -74,7 +74,7 @@ function isPrivate(st, bits) {
 function load(file) {
   let fd;
   try {
-    fd = fs.openSync(file, 'r');
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
     const st = fs.fstatSync(fd);
     if (!st.isFile() || !isPrivate(st, 0o022) || st.size <= HEADER || st.size > MAX_BYTES) {
       say(`${file} not used: not a private file of yours`);

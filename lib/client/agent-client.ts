@@ -135,7 +135,7 @@ export async function waitForSocket(socketPath: string, timeoutMs: number, gaveU
     if (ok) return true;
     if (last) return false;
     // A healthy agent listens within a few hundred ms: poll tightly until then (each try is one connect).
-    await new Promise((r) => setTimeout(r, Date.now() - started < 1_000 ? 5 : 25));
+    await new Promise((r) => setTimeout(r, Date.now() - started < 1_000 ? 2 : 25));
   }
   return false;
 }

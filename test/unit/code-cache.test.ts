@@ -1,13 +1,13 @@
 /**
  * The npm entry's V8 code cache (cmd/npm-entry.cjs, built to dist/kubectl-oidc.cjs): written once after
- * a get-token that succeeded, used from then on; a damaged, truncated or shared cache is a cache miss
+ * a get-token that succeeded, used from then on; a damaged, truncated, shared or symlinked cache is a cache miss
  * (never a crash, never a changed answer), each set of V8 flags has its own, and a run that failed or
  * was not get-token writes nothing. Runs the built entry against a stand-in agent.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,6 +110,19 @@ test('a cache that others can write is not read (and is replaced by a private on
   assertToken(r);
   assert.match(r.stderr, /not used: not a private file of yours/);
   assert.equal(statSync(file).mode & 0o777, 0o600);
+});
+
+test('a cache reached through a symbolic link is not read', async () => {
+  const { env, codeDir } = home();
+  assertToken(await kubectlOidc(env));
+  const file = join(codeDir, caches(codeDir)[0]!);
+  const elsewhere = join(root, `elsewhere-${homes}.v8`);
+  renameSync(file, elsewhere);
+  symlinkSync(elsewhere, file);
+  const r = await kubectlOidc(env);
+  assertToken(r);
+  assert.match(r.stderr, /not read: ELOOP/);
+  assert.ok(!lstatSync(file).isSymbolicLink(), 'replaced by a file of its own');
 });
 
 test('V8 flags in NODE_OPTIONS get a cache of their own; the plain one stays', async () => {
