@@ -93,7 +93,8 @@ export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): 
   const https = new Map<string, Http>();
   const makeHttp = deps.createHttp ?? createHttp;
   const httpFor = (network: Env): Http => {
-    const id = JSON.stringify(Object.entries(network).filter(([k]) => /proxy/i.test(k)).sort());
+    // One HTTP client per set of the caller's network settings: proxies, and the extra CAs it trusts.
+    const id = JSON.stringify(Object.entries(network).filter(([k]) => /proxy/i.test(k) || k === 'NODE_EXTRA_CA_CERTS').sort());
     let h = https.get(id);
     if (h) {
       https.delete(id); // most recently used last

@@ -69,3 +69,27 @@ test('a plain-http token endpoint or jwks_uri of an https issuer is refused befo
   await assert.rejects(c.refreshGrant('rt', call()), (e) => isOidcError(e, 'E_ISSUER_RESPONSE') && /token_endpoint is not https/.test((e as Error).message));
   assert.ok(!calls.includes('/dex/token'));
 });
+
+test("callers with different NODE_EXTRA_CA_CERTS get different HTTP clients (each its own trust); the same one is reused", async () => {
+  const made: Record<string, string>[] = [];
+  const fetch: HttpFetch = async (url) => (url.endsWith('/.well-known/openid-configuration') ? Response.json(discovery) : Response.json({ error: 'invalid_grant' }, { status: 400 }));
+  const c = createIssuerClient(
+    { issuerUrl: ISSUER, clientId: 'kubectl', extraScopes: [], caFiles: [], caData: [], offlineAccess: true, insecureSkipTlsVerify: false },
+    {
+      cas: [],
+      now: Date.now,
+      createHttp: (opts) => {
+        made.push({ ...(opts.network as Record<string, string>) });
+        return { fetch, close: async () => {} };
+      },
+    },
+  );
+  const refresh = (network: Record<string, string>) => c.refreshGrant('rt', { network, signal: AbortSignal.timeout(5_000) }).catch(() => {});
+  await refresh({ NODE_EXTRA_CA_CERTS: '/etc/corp-a.pem' });
+  await refresh({ NODE_EXTRA_CA_CERTS: '/etc/corp-b.pem' });
+  await refresh({ NODE_EXTRA_CA_CERTS: '/etc/corp-a.pem', BROWSER: 'firefox' });
+  assert.deepEqual(
+    made.map((n) => n.NODE_EXTRA_CA_CERTS),
+    ['/etc/corp-a.pem', '/etc/corp-b.pem'],
+  );
+});
