@@ -66,6 +66,7 @@ function hashString(s) {
   return (h >>> 0).toString(16);
 }
 
+/** Yours, and none of `bits` set. On Windows, whose file modes say nothing of this, never: no cache there. */
 function isPrivate(st, bits) {
   return (ownUid === undefined || st.uid === ownUid) && (st.mode & bits) === 0;
 }
