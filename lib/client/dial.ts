@@ -22,7 +22,7 @@ export interface Conn {
 }
 
 export interface ConnEvents {
-  /** The connection is up (queued writes go out right after). */
+  /** The connection is up, and the writes queued until then have gone out. */
   connected?(): void;
   data(text: string): void;
   /** The connection failed or the peer closed it (`err` undefined for a clean end). Called once. */
@@ -172,8 +172,8 @@ function dialPipe(b: PipeBinding, path: string, events: ConnEvents): Conn {
     if (err < 0) return finish(uvError(err, 'read', path));
     const pending = queue ?? [];
     queue = undefined;
-    events.connected?.();
     for (const text of pending) if (!closed) send(text);
+    if (!closed) events.connected?.();
   };
   inFlight.add(req);
   const err = handle.connect(req, path);
@@ -209,8 +209,8 @@ function dialNet(path: string, events: ConnEvents): Conn {
       sock = s;
       s.setEncoding('utf8');
       s.once('connect', () => {
-        events.connected?.();
         if (!closed) for (const text of queue.splice(0)) s.write(text);
+        if (!closed) events.connected?.();
       });
       s.on('data', (text: string) => !closed && events.data(text));
       s.once('error', (err) => finish(err));
