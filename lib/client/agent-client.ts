@@ -71,7 +71,7 @@ export function agentLogPath(stateDir: string): string {
  * small footprint.
  * - Without NODE_EXTRA_CA_CERTS. Node reads that file and builds its whole root store before any code
  *   runs (~50 ms with the system bundle), which a cold get-token would wait for. The agent reads it
- *   itself when it first talks to an issuer, from each request's forwarded environment (lib/oidc/http.ts).
+ *   itself when it first talks to an issuer, from each request's forwarded environment (oidc/http.ts).
  * - With glibc's MALLOC_TRIM_THRESHOLD_ (AGENT_MALLOC_ENV) unless the user set it: V8's compiler threads
  *   malloc tens of MiB in their own arenas, and glibc's adaptive threshold keeps ~10 MiB of it resident
  *   after it is freed. The agent drops it from its own env at start, so what it spawns (a browser)
