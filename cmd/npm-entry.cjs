@@ -59,13 +59,6 @@ function crc32(bytes) {
   return fn(bytes, 0) >>> 0;
 }
 
-/** FNV-1a of a string, in hex: names the cache of one set of V8 flags. */
-function hashString(s) {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return (h >>> 0).toString(16);
-}
-
 /** Yours, and none of `bits` set. On Windows, whose file modes say nothing of this, never: no cache there. */
 function isPrivate(st, bits) {
   return (ownUid === undefined || st.uid === ownUid) && (st.mode & bits) === 0;
@@ -151,7 +144,7 @@ function prune(dir, keep) {
 
 const dir = cacheDir();
 const flags = `${process.execArgv.join(' ')}|${env.NODE_OPTIONS ?? ''}`;
-const file = dir && join(dir, `${BUILD}-${process.version}-${process.platform}-${process.arch}${flags === '|' ? '' : `-${hashString(flags)}`}.v8`);
+const file = dir && join(dir, `${BUILD}-${process.version}-${process.platform}-${process.arch}${flags === '|' ? '' : `-${crc32(Buffer.from(flags)).toString(16)}`}.v8`);
 const cachedData = file && load(file);
 const source = `(function (exports, require, module, __filename, __dirname) {${fs.readFileSync(program, 'utf8')}\n})`;
 const script = new Script(source, { filename: program, ...(cachedData ? { cachedData } : {}) });

@@ -218,8 +218,9 @@ const listOf = (v: unknown): string[] => (typeof v === 'string' ? [v] : Array.is
 
 export function parseTokenFlags(argv: string[], cwd: string, env: Record<string, string | undefined>, cluster: ClusterInfo = {}): ParsedTokenFlags {
   const notices: string[] = [];
-  // The caller's home: the agent parses for callers whose HOME may not be its own.
+  // Paths as the caller means them: the agent parses for callers whose cwd and HOME are not its own.
   const home = env.HOME || homedir();
+  const at = (p: string) => expandHome(p, cwd, home);
   const { args, verbosity } = normalizeGoFlags(argv, notices);
   const { values } = parseFlags(args, TOKEN_FLAGS, 'run `kubectl-oidc get-token --help` for the flags');
   const debug = values.debug === true || verbosity >= 1 || env.KUBECTL_OIDC_DEBUG === '1';
@@ -234,10 +235,10 @@ export function parseTokenFlags(argv: string[], cwd: string, env: Record<string,
   if (issuerUrl === undefined) throw new OidcError('E_USAGE', `missing --oidc-issuer-url${fromCluster ? ' (the cluster\'s exec extension has no oidc-issuer-url either)' : ''}`, { hint: where });
   if (clientId === undefined) throw new OidcError('E_USAGE', 'missing --oidc-client-id', { hint: where });
   const extraScopes = values['oidc-extra-scope'] ?? listOf(ext['oidc-extra-scope']).flatMap((s) => s.split(',')).filter(Boolean);
-  let caFiles = (values['certificate-authority'] ?? []).map((f) => expandHome(f, cwd, home));
+  let caFiles = (values['certificate-authority'] ?? []).map(at);
   let caData = values['certificate-authority-data'] ?? [];
   if (caFiles.length === 0 && caData.length === 0) {
-    caFiles = listOf(ext['certificate-authority']).map((f) => expandHome(f, cwd, home));
+    caFiles = listOf(ext['certificate-authority']).map(at);
     caData = listOf(ext['certificate-authority-data']);
     const shared = ext['use-cluster-certificate-authority'];
     if ((shared === true || shared === 'true') && cluster.caData) caData = [...caData, cluster.caData];
@@ -249,7 +250,7 @@ export function parseTokenFlags(argv: string[], cwd: string, env: Record<string,
   const secretFile = values['oidc-client-secret-file'];
   if (clientSecret === undefined && secretFile !== undefined) {
     try {
-      clientSecret = readFileSync(expandHome(secretFile, cwd, home), 'utf8').trim();
+      clientSecret = readFileSync(at(secretFile), 'utf8').trim();
     } catch (err) {
       throw new OidcError('E_CONFIG', `cannot read --oidc-client-secret-file ${secretFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
@@ -275,7 +276,7 @@ export function parseTokenFlags(argv: string[], cwd: string, env: Record<string,
   const storage = values['token-cache-storage'] === 'disk' ? 'file' : (values['token-cache-storage'] ?? 'auto');
   const timeout = values['authentication-timeout-sec'];
   const grantType = values['grant-type'] ?? (values.username !== undefined ? 'password' : 'auto');
-  const path = (v: string | undefined) => (v === undefined ? undefined : expandHome(v, cwd, home));
+  const path = (v: string | undefined) => (v === undefined ? undefined : at(v));
   const flags: TokenFlags = {
     provider: parseProvider({
       issuerUrl,
@@ -304,7 +305,7 @@ export function parseTokenFlags(argv: string[], cwd: string, env: Record<string,
       username: values.username,
       password,
     }),
-    cache: parseCache({ storage, dir: values['token-cache-dir'] === undefined ? undefined : expandHome(values['token-cache-dir'], cwd, home) }),
+    cache: parseCache({ storage, dir: path(values['token-cache-dir']) }),
     forceRefresh: values['force-refresh'] === true,
     useAccessToken: values['oidc-use-access-token'] === true,
     notices,

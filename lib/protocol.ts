@@ -279,7 +279,7 @@ export function parseRequest(v: unknown): Request {
       return { ...envelope, op: 'logout-all', cacheDirs: absolutePaths(v.cacheDirs, 'cacheDirs'), caFiles: absolutePaths(v.caFiles, 'caFiles'), caData: v.caData, env: forwardedEnv(v.env) };
     case 'token': {
       const forwarded = forwardedEnv(v.env);
-      const apiVersion = v.apiVersion === 'client.authentication.k8s.io/v1' ? v.apiVersion : 'client.authentication.k8s.io/v1beta1';
+      const apiVersion = apiVersionOf(v.apiVersion);
       return asProtocolError(() => ({
         ...envelope,
         op: 'token',
@@ -301,15 +301,14 @@ export function parseRequest(v: unknown): Request {
       const cluster: ClusterInfo = {};
       if (c.config !== undefined && c.config !== null) cluster.config = c.config;
       if (typeof c.caData === 'string') cluster.caData = c.caData;
-      const env: Record<string, string> = forwardedEnv(v.env);
-      if (isObj(v.env)) for (const k of EXEC_ENV) if (typeof v.env[k] === 'string') env[k] = v.env[k] as string;
+      const env = pickStrings(v.env, EXEC_REQUEST_ENV);
       return {
         ...envelope,
         op: 'exec',
         argv: v.argv,
         cwd: v.cwd,
         cluster,
-        apiVersion: v.apiVersion === 'client.authentication.k8s.io/v1' ? v.apiVersion : 'client.authentication.k8s.io/v1beta1',
+        apiVersion: apiVersionOf(v.apiVersion),
         interactive: v.interactive === true,
         env,
       };
@@ -325,11 +324,18 @@ export function parseAnswer(v: unknown): AnswerFrame | undefined {
   return { t: 'answer', id: v.id, value: typeof v.value === 'string' ? v.value.slice(0, 4096) : null };
 }
 
-function forwardedEnv(v: unknown): Record<string, string> {
+/** The string values of `keys` in `v` (a caller's env, or the `env` of a frame from the socket). */
+function pickStrings(v: unknown, keys: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
-  if (isObj(v)) for (const k of FORWARDED_ENV) if (typeof v[k] === 'string') out[k] = v[k] as string;
+  if (isObj(v)) for (const k of keys) if (typeof v[k] === 'string') out[k] = v[k] as string;
   return out;
 }
+
+const forwardedEnv = (v: unknown) => pickStrings(v, FORWARDED_ENV);
+const EXEC_REQUEST_ENV = [...FORWARDED_ENV, ...EXEC_ENV];
+
+/** The ExecCredential version kubectl asked for: v1, else v1beta1 (what an absent or older spec means). */
+const apiVersionOf = (v: unknown): ApiVersion => (v === 'client.authentication.k8s.io/v1' ? v : 'client.authentication.k8s.io/v1beta1');
 
 function absolutePaths(v: unknown, what: string): string[] {
   if (!isStrs(v) || !v.every((p) => isAbsolute(p))) throw new OidcError('E_PROTOCOL', `malformed request: ${what} is not a list of absolute paths`);
@@ -346,21 +352,8 @@ function asProtocolError<T>(parse: () => T): T {
   }
 }
 
-export function pickEnv(env: Record<string, string | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k of FORWARDED_ENV) {
-    const v = env[k];
-    if (v !== undefined) out[k] = v;
-  }
-  return out;
-}
+/** The caller's network settings (FORWARDED_ENV), for a request. */
+export const pickEnv = (env: Record<string, string | undefined>): Record<string, string> => forwardedEnv(env);
 
 /** The forwarded network settings and EXEC_ENV, for an exec request. */
-export function pickExecEnv(env: Record<string, string | undefined>): Record<string, string> {
-  const out = pickEnv(env);
-  for (const k of EXEC_ENV) {
-    const v = env[k];
-    if (v !== undefined) out[k] = v;
-  }
-  return out;
-}
+export const pickExecEnv = (env: Record<string, string | undefined>): Record<string, string> => pickStrings(env, EXEC_REQUEST_ENV);

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { lazyRequires } from './sea-build.mjs';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -63,15 +64,8 @@ for (const [file, dep] of [['dist/cli.cjs', './main.cjs'], ['dist/main.cjs', './
 }
 // cli.cjs is run by the entry, compiled with node:vm: no shebang (the entry wraps it in a function), and
 // no import() (code compiled by node:vm has no dynamic import): a built-in is require()d instead.
-{
-  const cli = readFileSync('dist/cli.cjs', 'utf8')
-    .replace(/^#![^\n]*\n/, '')
-    .replace(/\bimport\(("node:[a-z_/]+")\)/g, 'Promise.resolve().then(() => require($1))');
-  const left = /\bimport\("[^"]*"\)/.exec(cli);
-  if (left) throw new Error(`dist/cli.cjs: the entry cannot serve ${left[0]}`);
-  writeFileSync('dist/cli.cjs', cli);
-  chmodSync('dist/cli.cjs', 0o644);
-}
+writeFileSync('dist/cli.cjs', lazyRequires(readFileSync('dist/cli.cjs', 'utf8').replace(/^#![^\n]*\n/, '')));
+chmodSync('dist/cli.cjs', 0o644);
 // The entry names its code cache after this build of cli.cjs: a cache is never used with another build.
 const buildId = createHash('sha256').update(readFileSync('dist/cli.cjs')).digest('hex').slice(0, 16);
 const entry = readFileSync('cmd/npm-entry.cjs', 'utf8');

@@ -29,10 +29,11 @@ const require = createRequire(import.meta.url);
 export const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
 /**
- * esbuild leaves import() of a built-in or an external as import(), which has no loader in a SEA: turn
- * those of built-ins and of the keyring into the SEA's require. Any other import("…") fails the build.
+ * esbuild leaves import() of a built-in or an external as import(), which has no loader in a SEA or in
+ * code compiled by node:vm (the npm entry runs dist/cli.cjs so): turn those of built-ins and of the
+ * keyring into require. Any other import("…") fails the build.
  */
-function lazyRequires(src) {
+export function lazyRequires(src) {
   const out = src.replace(/\bimport\(("node:[a-z_/]+"|"@napi-rs\/keyring")\)/g, 'Promise.resolve().then(() => require($1))');
   const left = /\bimport\("[^"]*"\)/.exec(out);
   if (left) throw new Error(`a bundle still has a dynamic import() the SEA cannot serve: ${left[0]}`);
