@@ -16,11 +16,11 @@ import type { KubectlResult } from '../rig/apiserver.js';
 import { parseTokenFlags } from '../../lib/config.js';
 import { encodeFrame, MAX_FRAME_BYTES, PROTOCOL_VERSION, type ExecRequest, type TokenRequest } from '../../lib/protocol.js';
 import { VERSION } from '../../lib/version.js';
-import { prng } from '../unit/fuzz.test.js';
+import { FUZZ_SEED, prng } from '../support/fuzz.js';
 
 const skip = requireTools();
 const FRAMES = Number(process.env.KUBECTL_OIDC_SOCKET_FRAMES ?? 10_000);
-const SEED = Number(process.env.KUBECTL_OIDC_FUZZ_SEED ?? 11);
+const SEED = FUZZ_SEED;
 const sockPath = (w: World) => join(w.env.KUBECTL_OIDC_RUNTIME_DIR!, 'agent.sock');
 const agentPid = (w: World): number => JSON.parse(readFileSync(join(w.env.KUBECTL_OIDC_RUNTIME_DIR!, 'agent.json'), 'utf8')).pid;
 const audOf = (token: string): unknown => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).aud;
@@ -78,53 +78,50 @@ test('the socket: 10,000 hostile frames; tokens only for the session named; a fo
     const rand = prng(SEED);
     const int = (n: number) => Math.floor(rand() * n);
     const valid = encodeFrame(reqPublic);
-    const kinds = { random: 0, truncated: 0, oversized: 0, wrongTypes: 0, mutated: 0, exec: 0, tokens: 0 };
-    const frame = (): { bytes: string | Buffer; named?: string } => {
+    type Kind = 'random' | 'truncated' | 'oversized' | 'wrongTypes' | 'exec' | 'mutated';
+    const KINDS: readonly Kind[] = ['random', 'truncated', 'oversized', 'wrongTypes', 'exec', 'mutated'];
+    /** Per category: frames sent, frames that got any answer, and tokens answered. */
+    const stats = Object.fromEntries(KINDS.map((k) => [k, { sent: 0, answered: 0, tokens: 0 }])) as Record<Kind, { sent: number; answered: number; tokens: number }>;
+    const frame = (): { kind: Kind; bytes: string | Buffer; named?: string } => {
       const r = rand();
       if (r < 0.35) {
-        kinds.random++;
         const b = Buffer.alloc(1 + int(2048));
         for (let i = 0; i < b.length; i++) b[i] = int(256);
-        return { bytes: rand() < 0.5 ? Buffer.concat([b, Buffer.from('\n')]) : b };
+        return { kind: 'random', bytes: rand() < 0.5 ? Buffer.concat([b, Buffer.from('\n')]) : b };
       }
       if (r < 0.65) {
-        kinds.truncated++;
         const cut = valid.slice(0, int(valid.length - 1));
-        return { bytes: rand() < 0.5 ? `${cut}\n` : cut };
+        return { kind: 'truncated', bytes: rand() < 0.5 ? `${cut}\n` : cut };
       }
       if (r < 0.67) {
-        kinds.oversized++;
-        return { bytes: `{"op":"token","pad":"${'x'.repeat(MAX_FRAME_BYTES + int(4096))}"}\n` };
+        return { kind: 'oversized', bytes: `{"op":"token","pad":"${'x'.repeat(MAX_FRAME_BYTES + int(4096))}"}\n` };
       }
       const doc = JSON.parse(valid) as Record<string, unknown>;
       if (r < 0.95) {
         // The right shape with a wrong type or value somewhere.
-        kinds.wrongTypes++;
         const keys = Object.keys(doc);
         const k = keys[int(keys.length)]!;
         doc[k] = [null, 1, 'x', [], {}, true, -1, '\u0000', { issuerUrl: 1 }][int(9)];
         // A wrong type in a field that does not name the session (forceRefresh: 'x') may still be served: for the session it names.
         const provider = doc.provider as { clientId?: unknown } | null;
         const named = typeof provider === 'object' && provider !== null && typeof provider.clientId === 'string' ? provider.clientId : undefined;
-        return { bytes: encodeFrame(doc as unknown as TokenRequest), ...(named ? { named } : {}) };
+        return { kind: 'wrongTypes', bytes: encodeFrame(doc as unknown as TokenRequest), ...(named ? { named } : {}) };
       }
       if (rand() < 0.5) {
         // get-token's own request: its command line, with another client or a stray flag at times.
-        kinds.exec++;
         const secret = rand() < 0.5;
         const clientId = rand() < 0.8 ? (secret ? SECRET_CLIENT_ID : PUBLIC_CLIENT_ID) : `other-${int(3)}`;
         const argv = (secret ? secretArgs : publicArgs).map((a) => (a.startsWith('--oidc-client-id=') ? `--oidc-client-id=${clientId}` : a));
         if (rand() < 0.3) argv.splice(int(argv.length + 1), 0, ['--bogus', '-v9', '--oidc-extra-scope=profile', '', '--=', '-', '--token-cache-storage=none'][int(7)]!);
         const env = secret && rand() < 0.8 ? secretEnv : {};
         const req: ExecRequest = { op: 'exec', v: PROTOCOL_VERSION, version: VERSION, argv, cwd: process.cwd(), cluster: {}, apiVersion: 'client.authentication.k8s.io/v1', interactive: false, env };
-        return { bytes: encodeFrame(req), named: clientId };
+        return { kind: 'exec', bytes: encodeFrame(req), named: clientId };
       }
       // A well-formed request naming one of the two clients, or another one, with other scopes at times.
-      kinds.mutated++;
       const base = (rand() < 0.5 ? reqPublic : reqSecret) as TokenRequest;
       const clientId = rand() < 0.8 ? base.provider.clientId : `other-${int(3)}`;
       const req = { ...base, provider: { ...base.provider, clientId, ...(rand() < 0.2 ? { extraScopes: ['profile'] } : {}), ...(rand() < 0.3 ? { clientSecret: undefined } : {}) } };
-      return { bytes: encodeFrame(req), named: clientId };
+      return { kind: 'mutated', bytes: encodeFrame(req), named: clientId };
     };
     let i = 0;
     const worker = async () => {
@@ -132,10 +129,13 @@ test('the socket: 10,000 hostile frames; tokens only for the session named; a fo
         i++;
         const f = frame();
         const got = await exchange(sockPath(w), f.bytes);
+        const counts = stats[f.kind];
+        counts.sent++;
+        if (got !== '') counts.answered++;
         for (const line of got.split('\n').filter(Boolean)) {
           const answer = JSON.parse(line) as { t?: string; token?: string };
           if (answer.t !== 'token') continue;
-          kinds.tokens++;
+          counts.tokens++;
           assert.ok(f.named !== undefined, `a token for a frame that named no session: ${String(f.bytes).slice(0, 200)}`);
           // useAccessToken: true (a mutation may set it) answers the issuer's opaque access token: no aud to read.
           if (answer.token!.split('.').length !== 3) assert.match(String(f.bytes), /"useAccessToken":true/, 'only an access token is not a JWT');
@@ -145,7 +145,14 @@ test('the socket: 10,000 hostile frames; tokens only for the session named; a fo
     };
     const started = Date.now();
     await Promise.all(Array.from({ length: 32 }, worker));
-    t.diagnostic(`${FRAMES} frames in ${Date.now() - started} ms: ${JSON.stringify(kinds)}`);
+    t.diagnostic(`${FRAMES} frames in ${Date.now() - started} ms: ${JSON.stringify(stats)}`);
+    // A check of each answer passes when nothing answers: every category must have been sent and answered, and
+    // those that name a session must have got tokens back, or "a token only for the session named" tested nothing.
+    for (const k of KINDS) {
+      assert.ok(stats[k].sent > 0, `no ${k} frame was sent (${FRAMES} frames, seed ${SEED})`);
+      assert.ok(stats[k].answered > 0, `no ${k} frame got an answer: ${JSON.stringify(stats[k])}`);
+    }
+    for (const k of ['exec', 'mutated'] as const) assert.ok(stats[k].tokens > 0, `no ${k} frame got a token back: ${JSON.stringify(stats[k])}`);
     assert.equal(agentPid(w), pid, 'the same agent');
     process.kill(pid, 0);
     assertToken(await w.plugin(['get-token', ...publicArgs]), PUBLIC_CLIENT_ID);

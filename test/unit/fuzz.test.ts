@@ -13,22 +13,11 @@ import { parseExecInfo } from '../../lib/exec-credential.js';
 import { parseTokenFlags } from '../../lib/config.js';
 import { isOidcError } from '../../lib/errors.js';
 import { ENTRY } from '../e2e/world.js';
+import { FUZZ_SEED, prng } from '../support/fuzz.js';
 import { existsSync } from 'node:fs';
 
-const SEED = Number(process.env.KUBECTL_OIDC_FUZZ_SEED ?? 11);
+const SEED = FUZZ_SEED;
 const ROUNDS = Number(process.env.KUBECTL_OIDC_FUZZ_ROUNDS ?? 4000);
-
-/** mulberry32: small, seeded, good enough to pick garbage. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function generators(rand: () => number) {
   const int = (n: number) => Math.floor(rand() * n);
