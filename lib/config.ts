@@ -417,3 +417,10 @@ export function audiencesFor(p: Pick<ProviderConfig, 'extraScopes' | 'clientId'>
   const cross = p.extraScopes.flatMap((s) => /^audience:server:client_id:(.+)$/.exec(s)?.[1] ?? []);
   return cross.length > 0 ? cross : [p.clientId];
 }
+
+/** The flags that take one of a few words, with their words: completion and docs/flags.md (npm run docs) read them. */
+export const FLAG_VALUES: Readonly<Partial<Record<keyof typeof TOKEN_FLAGS, readonly string[]>>> = {
+  'grant-type': GRANT_TYPES,
+  'oidc-pkce-method': PKCE_METHODS,
+  'token-cache-storage': STORAGES,
+};
