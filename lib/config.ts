@@ -151,7 +151,7 @@ export const TOKEN_FLAGS_HELP = `Flags (the same names as kubelogin's):
 Every other kubelogin get-token flag is accepted as well (--oidc-pkce-method, --oidc-redirect-url-hostname,
 --local-server-cert/-key, --open-url-after-authentication, --oidc-redirect-url-authcode-keyboard, --password, ...).
 With provideClusterInfo: true, the issuer, client ID, scopes and CA may come from the cluster's exec
-extension instead (see README, "One user entry for many clusters").`;
+extension instead (see docs/multi-cluster.md).`;
 
 export type ParsedTokenFlags = { help: true; debug: boolean } | { help: false; debug: boolean; flags: TokenFlags };
 

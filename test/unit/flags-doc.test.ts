@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as config from '../../lib/config.js';
@@ -37,4 +37,28 @@ test('the generator sees a flag added to the table or its help (so the check abo
 test('gen-docs --check agrees (what the lead runs after merging flags)', () => {
   const r = spawnSync(process.execPath, [join(root, 'scripts/gen-docs.mjs'), '--check'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
+});
+
+/** GitHub's heading anchors: lower case, punctuation dropped, spaces to dashes. */
+const anchor = (heading: string) => heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+
+test('every relative link in README.md and docs/ names a file (and heading) that exists', () => {
+  const pages = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  let links = 0;
+  for (const page of pages) {
+    const text = readFileSync(join(root, page), 'utf8').replace(/```[\s\S]*?```/g, '');
+    for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      const target = m[1]!;
+      if (/^[a-z]+:/.test(target)) continue;
+      links++;
+      const [file, hash] = target.split('#') as [string, string | undefined];
+      const path = file === '' ? join(root, page) : join(root, dirname(page), file);
+      assert.ok(existsSync(path), `${page}: ${target} does not exist`);
+      if (hash !== undefined) {
+        const headings = [...readFileSync(path, 'utf8').matchAll(/^#+ (.+)$/gm)].map((h) => anchor(h[1]!.replace(/`/g, '')));
+        assert.ok(headings.includes(hash), `${page}: ${target}: no heading #${hash} (has ${headings.join(', ')})`);
+      }
+    }
+  }
+  assert.ok(links > 20, `links checked: ${links}`);
 });
