@@ -152,6 +152,7 @@ test('the socket: 10,000 hostile frames; tokens only for the session named; a fo
       assert.ok(stats[k].sent > 0, `no ${k} frame was sent (${FRAMES} frames, seed ${SEED})`);
       assert.ok(stats[k].answered > 0, `no ${k} frame got an answer: ${JSON.stringify(stats[k])}`);
     }
+    // About 1 frame in 40 is of each of these kinds: KUBECTL_OIDC_SOCKET_FRAMES under ~1,000 may send too few.
     for (const k of ['exec', 'mutated'] as const) assert.ok(stats[k].tokens > 0, `no ${k} frame got a token back: ${JSON.stringify(stats[k])}`);
     assert.equal(agentPid(w), pid, 'the same agent');
     process.kill(pid, 0);
