@@ -7,10 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdirSync, chownSync } from 'node:fs';
+import { mkdirSync, chownSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { createWorld, requireTools, type World } from './world.js';
+import { agentPid, createWorld, requireTools, type World } from './world.js';
 import { SECRET_CLIENT_ID, CLIENT_SECRET, PUBLIC_CLIENT_ID } from '../rig/issuer.js';
 import type { KubectlResult } from '../rig/apiserver.js';
 import { parseTokenFlags } from '../../lib/config.js';
@@ -22,7 +22,6 @@ const skip = requireTools();
 const FRAMES = Number(process.env.KUBECTL_OIDC_SOCKET_FRAMES ?? 10_000);
 const SEED = FUZZ_SEED;
 const sockPath = (w: World) => join(w.env.KUBECTL_OIDC_RUNTIME_DIR!, 'agent.sock');
-const agentPid = (w: World): number => JSON.parse(readFileSync(join(w.env.KUBECTL_OIDC_RUNTIME_DIR!, 'agent.json'), 'utf8')).pid;
 const audOf = (token: string): unknown => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).aud;
 
 function assertToken(r: KubectlResult, clientId: string) {
@@ -57,6 +56,7 @@ test('the socket: 10,000 hostile frames; tokens only for the session named; a fo
   assertToken(await w.plugin(['get-token', ...publicArgs]), PUBLIC_CLIENT_ID);
   assertToken(await w.plugin(['get-token', ...secretArgs], { env: secretEnv }), SECRET_CLIENT_ID);
   const pid = agentPid(w);
+  assert.ok(pid !== undefined, 'an agent is running');
 
   const requestFor = (args: string[], env: Record<string, string>): TokenRequest => {
     const parsed = parseTokenFlags(args, process.cwd(), env);
