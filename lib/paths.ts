@@ -63,7 +63,7 @@ function squatted(dir: string, uid: number | undefined): string | undefined {
  * (short enough for a socket path), else ~/.kubectl-oidc-run. Every client computes the same answer
  * from the same environment, so they all find the one agent.
  */
-function privateRuntimeDir(env: Env, shared: string, why: string): string {
+export function privateRuntimeDir(env: Env, shared: string, why: string): string {
   const home = env.HOME && isAbsolute(env.HOME) ? env.HOME : os().homedir();
   const cache =
     process.platform === 'darwin' ? join(home, 'Library', 'Caches') : env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(home, '.cache');

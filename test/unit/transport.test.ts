@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { send, mismatchAction, noAgentOn } from '../../lib/client/transport.js';
 import { compareVersions, envelope, servesClient, parseRequest, parseFrame, MAX_FRAME_BYTES, PROTOCOL_VERSION, MIN_CLIENT_PROTOCOL, type Request, type Reply } from '../../lib/protocol.js';
-import { checkPrivateDir } from '../../lib/paths.js';
+import { checkPrivateDir, privateRuntimeDir, MAX_SOCKET_PATH_BYTES } from '../../lib/paths.js';
 import { isOidcError } from '../../lib/errors.js';
 import type { Io } from '../../lib/commands/io.js';
 
@@ -186,4 +186,16 @@ test('a symlink as the runtime dir is called a symlink', (t) => {
   mkdirSync(join(dir, 'real'), { mode: 0o700 });
   symlinkSync(join(dir, 'real'), join(dir, 'link'));
   assert.throws(() => checkPrivateDir(join(dir, 'link')), (e) => isOidcError(e, 'E_SOCKET_DIR') && /is a symlink/.test(e.message));
+});
+
+test('the private fallback for a squatted /tmp dir: the cache dir, else ~/.kubectl-oidc-run, else a clear error (socket paths over 103 bytes fail on macOS)', { skip: process.platform === 'win32' || process.platform === 'darwin' ? 'Linux paths' : false }, () => {
+  assert.equal(privateRuntimeDir({ HOME: '/home/a' }, '/tmp/kubectl-oidc-1', 'x'), '/home/a/.cache/kubectl-oidc/run');
+  assert.equal(privateRuntimeDir({ HOME: '/home/a', XDG_CACHE_HOME: '/c' }, '/tmp/kubectl-oidc-1', 'x'), '/c/kubectl-oidc/run');
+  const mid = `/home/${'m'.repeat(66)}`; // the cache path is too long for a socket, ~/.kubectl-oidc-run is not
+  assert.equal(privateRuntimeDir({ HOME: mid }, '/tmp/kubectl-oidc-1', 'x'), `${mid}/.kubectl-oidc-run`);
+  assert.ok(Buffer.byteLength(`${mid}/.kubectl-oidc-run/agent.sock`) <= MAX_SOCKET_PATH_BYTES);
+  assert.throws(
+    () => privateRuntimeDir({ HOME: `/home/${'l'.repeat(100)}` }, '/tmp/kubectl-oidc-1', 'belongs to uid 65534'),
+    (e) => isOidcError(e, 'E_SOCKET_DIR') && /\/tmp\/kubectl-oidc-1 belongs to uid 65534/.test(e.message) && /KUBECTL_OIDC_RUNTIME_DIR/.test(e.hint ?? ''),
+  );
 });
