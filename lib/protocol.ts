@@ -81,7 +81,7 @@ export function envelope(): Envelope {
 export interface AgentInfo {
   pid: number;
   version: string;
-  /** Absent from agents before 0.2. */
+  /** Absent from agents older than this field. */
   protocol?: number;
 }
 
