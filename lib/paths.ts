@@ -29,7 +29,50 @@ export function runtimeDir(env: Env = process.env): string {
   }
   if (process.platform === 'win32') return join(os().tmpdir(), APP);
   if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, APP);
-  return `/tmp/${APP}-${process.getuid?.() ?? os().userInfo().username}`;
+  const uid = process.getuid?.();
+  const shared = `/tmp/${APP}-${uid ?? os().userInfo().username}`;
+  const taken = squatted(shared, uid);
+  return taken ? privateRuntimeDir(env, shared, taken) : shared;
+}
+
+/**
+ * Unix socket paths are cut at 104 bytes on macOS (108 on Linux), the final NUL included: a socket in
+ * a directory whose path is longer cannot be reached.
+ */
+export const MAX_SOCKET_PATH_BYTES = 103;
+
+/**
+ * Why the shared /tmp name is not ours, or undefined (absent, or our own directory: a wrong mode on it
+ * is reported by checkPrivateDir with a chmod the user can run). Any user can create that name first.
+ */
+function squatted(dir: string, uid: number | undefined): string | undefined {
+  let st;
+  try {
+    st = lstatSync(dir);
+  } catch {
+    return undefined; // absent (the agent creates it), or unreadable: then the agent's check says why
+  }
+  if (st.isSymbolicLink()) return 'is a symlink';
+  if (!st.isDirectory()) return 'is not a directory';
+  if (uid !== undefined && st.uid !== uid) return `belongs to uid ${st.uid}`;
+  return undefined;
+}
+
+/**
+ * Where the socket goes when someone else holds /tmp/kubectl-oidc-<uid>: under the user's cache dir
+ * (short enough for a socket path), else ~/.kubectl-oidc-run. Every client computes the same answer
+ * from the same environment, so they all find the one agent.
+ */
+export function privateRuntimeDir(env: Env, shared: string, why: string): string {
+  const home = env.HOME && isAbsolute(env.HOME) ? env.HOME : os().homedir();
+  const cache =
+    process.platform === 'darwin' ? join(home, 'Library', 'Caches') : env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(home, '.cache');
+  for (const dir of [join(cache, APP, 'run'), join(home, `.${APP}-run`)]) {
+    if (Buffer.byteLength(join(dir, 'agent.sock')) <= MAX_SOCKET_PATH_BYTES) return dir;
+  }
+  throw new OidcError('E_SOCKET_DIR', `${shared} ${why}, and no private directory of yours gives a socket path under ${MAX_SOCKET_PATH_BYTES + 1} bytes`, {
+    hint: 'set KUBECTL_OIDC_RUNTIME_DIR (or XDG_RUNTIME_DIR) to a short directory of your own, for example /run/user/$(id -u)',
+  });
 }
 
 export function socketPath(env: Env = process.env): string {
@@ -62,8 +105,11 @@ export function ensurePrivateDir(dir: string): void {
 export function checkPrivateDir(dir: string): void {
   if (process.platform === 'win32') return;
   const st = lstatSync(dir);
-  if (st.isSymbolicLink() || !st.isDirectory()) {
-    throw new OidcError('E_SOCKET_DIR', `${dir} is not a directory`, { hint: `remove it and try again` });
+  if (st.isSymbolicLink()) {
+    throw new OidcError('E_SOCKET_DIR', `${dir} is a symlink; refusing to follow it`, { hint: `remove it if it is yours, or set KUBECTL_OIDC_RUNTIME_DIR to a directory of your own` });
+  }
+  if (!st.isDirectory()) {
+    throw new OidcError('E_SOCKET_DIR', `${dir} is not a directory`, { hint: `remove it if it is yours, or set KUBECTL_OIDC_RUNTIME_DIR to a directory of your own` });
   }
   const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid) {

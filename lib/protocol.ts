@@ -10,6 +10,13 @@ import { VERSION } from './version.js';
  * for the request's op, or an error. Shared by the client (node:* only) and the agent.
  */
 export const PROTOCOL_VERSION = 3;
+/**
+ * The oldest request protocol this agent still reads. An agent serves a client older than itself
+ * whose protocol is in [MIN_CLIENT_PROTOCOL, PROTOCOL_VERSION], so two installed copies (the krew
+ * executable and the npm package, or an upgrade while kubectl runs) share one agent. Raise it only
+ * when this agent can no longer read an older client's requests; such clients then work in-process.
+ */
+export const MIN_CLIENT_PROTOCOL = 3;
 export const MAX_FRAME_BYTES = 256 * 1024;
 
 /** The caller's environment the agent may use for this request (a daemon keeps the env of whoever started it). */
@@ -74,6 +81,8 @@ export function envelope(): Envelope {
 export interface AgentInfo {
   pid: number;
   version: string;
+  /** Absent from agents older than this field. */
+  protocol?: number;
 }
 
 /** What status shows of a session: never a token. */
@@ -140,7 +149,8 @@ export interface Caller {
   prompt(message: string, secret: boolean): Promise<string | null>;
 }
 
-export type ErrorFrame = { t: 'error'; code: ErrorCode; message: string; hint?: string; agentVersion?: string };
+/** `agentVersion` and `agentProtocol` come with E_VERSION_MISMATCH: the client decides from them whether to replace the agent. */
+export type ErrorFrame = { t: 'error'; code: ErrorCode; message: string; hint?: string; agentVersion?: string; agentProtocol?: number };
 export type NoticeFrame = { t: 'notice'; message: string };
 /** The agent asks the person at the caller's terminal (a code to paste, a password); the client answers with an AnswerFrame. */
 export type PromptFrame = { t: 'prompt'; id: number; message: string; secret: boolean };
@@ -155,7 +165,10 @@ export function errorFrame(err: unknown): ErrorFrame {
   if (isOidcError(err)) {
     const f: ErrorFrame = { t: 'error', code: err.code, message: err.message };
     if (err.hint) f.hint = err.hint;
-    if (err.code === 'E_VERSION_MISMATCH') f.agentVersion = VERSION;
+    if (err.code === 'E_VERSION_MISMATCH') {
+      f.agentVersion = VERSION;
+      f.agentProtocol = PROTOCOL_VERSION;
+    }
     return f;
   }
   return { t: 'error', code: 'E_INTERNAL', message: `internal error: ${(err as Error)?.message ?? String(err)}`, hint: 'see the agent log; run with --debug for details' };
@@ -193,7 +206,8 @@ const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFin
 const isStrs = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
 function parseAgentInfo(v: unknown): AgentInfo | undefined {
-  return isObj(v) && isNum(v.pid) && typeof v.version === 'string' ? { pid: v.pid, version: v.version } : undefined;
+  if (!isObj(v) || !isNum(v.pid) || typeof v.version !== 'string') return undefined;
+  return isNum(v.protocol) ? { pid: v.pid, version: v.version, protocol: v.protocol } : { pid: v.pid, version: v.version };
 }
 
 function parseSessionStatus(v: unknown): SessionStatus | undefined {
@@ -249,7 +263,8 @@ export function parseFrame(v: unknown): Frame {
       if (isErrorCode(v.code) && typeof v.message === 'string') {
         const f: ErrorFrame = { t: 'error', code: v.code, message: v.message };
         if (typeof v.hint === 'string') f.hint = v.hint;
-        if (typeof v.agentVersion === 'string') f.agentVersion = v.agentVersion;
+        if (typeof v.agentVersion === 'string') f.agentVersion = v.agentVersion.replace(/[^0-9A-Za-z.+-]/g, '?').slice(0, 64);
+        if (isNum(v.agentProtocol)) f.agentProtocol = v.agentProtocol;
         return f;
       }
       break;
@@ -257,15 +272,65 @@ export function parseFrame(v: unknown): Frame {
   throw bad();
 }
 
+/**
+ * Whether this agent serves a client of version `version` speaking protocol `v`: its own version, or an
+ * older one whose protocol it still reads. A newer client is refused (E_VERSION_MISMATCH, with this
+ * agent's version), so that it replaces this agent with its own; see `mismatchAction` on the client.
+ */
+export function servesClient(v: number, version: string, own: { version: string; protocol: number } = { version: VERSION, protocol: PROTOCOL_VERSION }): boolean {
+  const cmp = compareVersions(version, own.version);
+  if (cmp > 0) return false;
+  if (cmp === 0) return v === own.protocol;
+  return v >= MIN_CLIENT_PROTOCOL && v <= own.protocol;
+}
+
+export function versionMismatch(v: number, version: string): OidcError {
+  const printable = version.replace(/[^0-9A-Za-z.+-]/g, '?').slice(0, 64);
+  return new OidcError('E_VERSION_MISMATCH', `the running agent is version ${VERSION} (protocol ${PROTOCOL_VERSION}), this client ${printable} (protocol ${v})`);
+}
+
+const SEMVER = /^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]*)?$/;
+
+/**
+ * Semantic-version order (semver.org §11): negative if a < b, 0 if equal, positive if a > b. Build
+ * metadata is ignored; a pre-release sorts before its release. A string that is not a version sorts
+ * before every version (an agent too old or too odd to say is replaced, never trusted as newer).
+ */
+export function compareVersions(a: string, b: string): number {
+  const pa = SEMVER.exec(a);
+  const pb = SEMVER.exec(b);
+  if (!pa || !pb) return pa ? 1 : pb ? -1 : a === b ? 0 : a < b ? -1 : 1;
+  for (let i = 1; i <= 3; i++) {
+    const d = Number(pa[i]) - Number(pb[i]);
+    if (d !== 0) return Math.sign(d);
+  }
+  const ra = pa[4];
+  const rb = pb[4];
+  if (ra === undefined || rb === undefined) return ra === rb ? 0 : ra === undefined ? 1 : -1;
+  const xa = ra.split('.');
+  const xb = rb.split('.');
+  for (let i = 0; i < Math.max(xa.length, xb.length); i++) {
+    const x = xa[i];
+    const y = xb[i];
+    if (x === undefined || y === undefined) return x === undefined ? -1 : 1;
+    const nx = /^\d+$/.test(x);
+    const ny = /^\d+$/.test(y);
+    if (nx && ny) {
+      const d = Number(x) - Number(y);
+      if (d !== 0) return Math.sign(d);
+    } else if (nx !== ny) return nx ? -1 : 1;
+    else if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
 /** Validate a request from the socket; every part is parsed as it would be from flags. */
 export function parseRequest(v: unknown): Request {
   if (!isObj(v) || typeof v.v !== 'number' || typeof v.version !== 'string') throw new OidcError('E_PROTOCOL', 'malformed request');
   const envelope = { v: v.v, version: v.version };
-  // Checked before the body: a client of another version may send a body this agent cannot read.
+  // Checked before the body: a client this agent does not serve may send a body it cannot read.
   // It may still ask this agent to stop, so that it can start its own.
-  if ((v.v !== PROTOCOL_VERSION || v.version !== VERSION) && v.op !== 'stop') {
-    throw new OidcError('E_VERSION_MISMATCH', `the running agent is version ${VERSION}, this client ${v.version}`);
-  }
+  if (!servesClient(v.v, v.version) && v.op !== 'stop') throw versionMismatch(v.v, v.version);
   switch (v.op) {
     case 'ping':
     case 'stop':
@@ -295,7 +360,8 @@ export function parseRequest(v: unknown): Request {
       }));
     }
     case 'exec': {
-      if (!isStrs(v.argv) || v.argv.length > 200 || v.argv.some((a) => a.length > 65_536)) throw new OidcError('E_PROTOCOL', 'malformed request: argv');
+      // No cap per argument: the frame's is enough, and an inlined CA bundle is often over 64 KiB.
+      if (!isStrs(v.argv) || v.argv.length > 200) throw new OidcError('E_PROTOCOL', 'malformed request: argv');
       if (typeof v.cwd !== 'string' || !isAbsolute(v.cwd)) throw new OidcError('E_PROTOCOL', 'malformed request: cwd is not an absolute path');
       const c = isObj(v.cluster) ? v.cluster : {};
       const cluster: ClusterInfo = {};

@@ -1,7 +1,6 @@
 import { OidcError } from '../errors.js';
 import { parseTokenFlags, type TokenFlags } from '../config.js';
-import { PROTOCOL_VERSION, pickEnv, type AgentInfo, type ExecRequest, type Caller, type Reply, type ReplyFor, type Request } from '../protocol.js';
-import { VERSION } from '../version.js';
+import { pickEnv, servesClient, versionMismatch, type AgentInfo, type ExecRequest, type Caller, type Reply, type ReplyFor, type Request } from '../protocol.js';
 import type { Registry } from './registry.js';
 
 export interface HandlerContext {
@@ -16,13 +15,13 @@ export interface HandlerContext {
  */
 export async function handleRequest<R extends Request>(req: R, caller: Caller, ctx: HandlerContext): Promise<ReplyFor<R>>;
 export async function handleRequest(req: Request, caller: Caller, ctx: HandlerContext): Promise<Reply> {
-  if (req.v !== PROTOCOL_VERSION || req.version !== VERSION) {
+  if (!servesClient(req.v, req.version)) {
     if (req.op === 'stop' && ctx.agent) {
       // A client of another version asks this agent to leave so that it can start its own.
       ctx.agent.stop(`stop requested by a client of version ${req.version}`);
       return { t: 'stopping' };
     }
-    throw new OidcError('E_VERSION_MISMATCH', `the running agent is version ${VERSION}, this client ${req.version}`);
+    throw versionMismatch(req.v, req.version);
   }
   switch (req.op) {
     case 'exec':

@@ -151,7 +151,7 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
   server.maxConnections = MAX_CONNECTIONS;
 
   // Answered after the reply is on its way: the stop frame must reach the client that asked.
-  const context: HandlerContext = { registry, agent: { info: { pid: process.pid, version: VERSION }, stop: (why) => setImmediate(() => void stop(why)) } };
+  const context: HandlerContext = { registry, agent: { info: { pid: process.pid, version: VERSION, protocol: PROTOCOL_VERSION }, stop: (why) => setImmediate(() => void stop(why)) } };
 
   const handle = (sock: Socket) => {
     sinceCollect++;

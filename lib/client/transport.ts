@@ -2,7 +2,8 @@ import { closeSync, existsSync, openSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { OidcError, isOidcError } from '../errors.js';
 import { checkPrivateDir, ensurePrivateDir, socketPath, stateDir } from '../paths.js';
-import { answers, envelope, frameToError, type AgentInfo, type Caller, type ErrorFrame, type Reply, type ReplyFor, type Request } from '../protocol.js';
+import { VERSION } from '../version.js';
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION, answers, compareVersions, encodeFrame, envelope, frameToError, type AgentInfo, type Caller, type ErrorFrame, type Reply, type ReplyFor, type Request } from '../protocol.js';
 import type { Io } from '../commands/io.js';
 import { agentLogPath, ask, isNoAgent, logTail, spawnAgent, waitForSocket } from './agent-client.js';
 import { promptTty } from './tty.js';
@@ -21,12 +22,45 @@ export async function send<R extends Request>(io: Io, req: R, opts: { timeoutMs?
 }
 
 /**
+ * Why this platform gets no agent, or undefined. On Windows the agent's named pipe
+ * (\\.\pipe\kubectl-oidc-<user>) can be created first by any local user, who would then read every
+ * request (client secrets, passwords) and answer with tokens of his choice. Until the pipe's owner is
+ * verified, every request is served in the calling process there.
+ */
+export function noAgentOn(platform: NodeJS.Platform): string | undefined {
+  return platform === 'win32' ? 'no agent is used on Windows: another local user could create its named pipe first' : undefined;
+}
+
+/**
+ * What a client does about an agent that refused it as another version: replace an agent older than
+ * itself (or too old to say its version), and otherwise work without it. A newer or equal agent is
+ * never stopped: its sessions and background refreshes belong to the copy that is up to date.
+ */
+export function mismatchAction(agentVersion: string | undefined, own: string = VERSION): 'replace' | 'without' {
+  return agentVersion === undefined || compareVersions(agentVersion, own) < 0 ? 'replace' : 'without';
+}
+
+/**
  * The agent's reply, or undefined when the work should be done in this process (said on stderr).
  * With `startAgent` false, no agent running is not worth a word: the caller (status, logout) just
  * reads the stores itself.
  */
 async function tryAgent(io: Io, req: Request, caller: Caller, timeoutMs: number, startAgent: boolean): Promise<Reply | undefined> {
-  const sock = socketPath(io.env);
+  if (noAgentOn(io.platform ?? process.platform)) return undefined;
+  // Larger than the agent reads (a CA bundle inlined in the flags): the agent is left alone, and the
+  // request is served here, where nothing caps it.
+  if (Buffer.byteLength(encodeFrame(req)) > MAX_FRAME_BYTES) {
+    if (io.env.KUBECTL_OIDC_DEBUG === '1') io.stderr(`kubectl-oidc: the request is larger than the agent reads (${MAX_FRAME_BYTES} bytes); working without it\n`);
+    return undefined;
+  }
+  let sock: string;
+  try {
+    sock = socketPath(io.env);
+  } catch (err) {
+    if (!isOidcError(err, 'E_SOCKET_DIR')) throw err;
+    io.stderr(`kubectl-oidc: not using the agent: ${err.message}\n${err.hint ? `  ${err.hint}\n` : ''}`);
+    return undefined;
+  }
   const unusable = runtimeDirProblem(sock);
   if (unusable) {
     io.stderr(`kubectl-oidc: not using the agent: ${unusable.message}\n${unusable.hint ? `  ${unusable.hint}\n` : ''}`);
@@ -49,20 +83,39 @@ async function tryAgent(io: Io, req: Request, caller: Caller, timeoutMs: number,
         return undefined;
       }
       if (isOidcError(err) && err.code !== 'E_AGENT' && err.code !== 'E_PROTOCOL') throw err;
+      // Never stopped for this: a frame we cannot read may come from a newer agent that serves others well.
       io.stderr(`kubectl-oidc: the agent failed (${(err as Error).message}); continuing without it\n`);
       return undefined;
     }
-    if (f.t === 'error' && (f.code === 'E_VERSION_MISMATCH' || f.code === 'E_PROTOCOL') && attempt === 0) {
-      // An agent of another version (an older one cannot even read this request): ask it to leave, then start ours.
-      await ask(sock, { ...envelope(), op: 'stop' }, undefined, 2_000).catch(() => {});
-      await waitGone(sock, 3_000);
-      if (await started()) continue;
+    if (f.t === 'error' && f.code === 'E_VERSION_MISMATCH') {
+      if (attempt === 0 && mismatchAction(f.agentVersion) === 'replace') {
+        // An older agent: ask it to leave, then start ours. Its sessions are in the store.
+        await ask(sock, { ...envelope(), op: 'stop' }, undefined, 2_000).catch(() => {});
+        await waitGone(sock, 3_000);
+        if (await started()) continue;
+        return undefined;
+      }
+      io.stderr(`kubectl-oidc: ${versionNotice(f)}; continuing without it\n`);
+      return undefined;
+    }
+    if (f.t === 'error' && f.code === 'E_PROTOCOL') {
+      // Our own request refused (a same-version agent never is otherwise): serve it here, leave the agent be.
+      io.stderr(`kubectl-oidc: the agent refused the request (${f.message}); continuing without it\n`);
       return undefined;
     }
     if (f.t === 'error') throw frameToError(f);
     return f;
   }
   return undefined;
+}
+
+/** One line on why a running agent is not used: which is newer, and what to do about it. */
+function versionNotice(f: ErrorFrame): string {
+  const agent = f.agentVersion ?? 'unknown';
+  if (mismatchAction(f.agentVersion) === 'replace') return `the agent (version ${agent}) did not accept this client (${VERSION}) after a restart`;
+  const newer = compareVersions(agent, VERSION) > 0;
+  const what = newer ? 'is newer than this kubectl-oidc and no longer reads its requests' : 'speaks another protocol';
+  return `the running agent (version ${agent}, protocol ${f.agentProtocol ?? '?'}) ${what} (${VERSION}, protocol ${PROTOCOL_VERSION}); ${newer ? 'upgrade this copy' : 'stop one of them with `kubectl oidc agent stop`'}`;
 }
 
 /**
@@ -73,6 +126,8 @@ export async function ensureAgent(io: Io): Promise<{ agent: AgentInfo; started: 
   if (io.env.KUBECTL_OIDC_NO_AGENT === '1') {
     throw new OidcError('E_AGENT', 'no agent is started while KUBECTL_OIDC_NO_AGENT=1 is set', { hint: 'unset KUBECTL_OIDC_NO_AGENT to use the agent' });
   }
+  const why = noAgentOn(io.platform ?? process.platform);
+  if (why) throw new OidcError('E_AGENT', why, { hint: 'get-token works without it, in each process' });
   const sock = socketPath(io.env);
   const unusable = runtimeDirProblem(sock);
   if (unusable) throw unusable;
@@ -81,6 +136,15 @@ export async function ensureAgent(io: Io): Promise<{ agent: AgentInfo; started: 
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const f = await ask(sock, ping);
+      if (f.t === 'error' && f.code === 'E_VERSION_MISMATCH' && attempt === 0 && mismatchAction(f.agentVersion) === 'replace') {
+        await ask(sock, { ...envelope(), op: 'stop' }, undefined, 2_000).catch(() => {});
+        await waitGone(sock, 3_000);
+        const failed = await start(io, sock);
+        if (failed !== undefined) throw new OidcError('E_AGENT', `${failed.reason}${failed.detail}`.trimEnd());
+        started = true;
+        continue;
+      }
+      if (f.t === 'error' && f.code === 'E_VERSION_MISMATCH') throw new OidcError('E_VERSION_MISMATCH', versionNotice(f));
       if (f.t === 'error') throw frameToError(f);
       if (!answers(ping, f)) throw new OidcError('E_PROTOCOL', `unexpected answer (${f.t}) to a ping`);
       return { agent: f.agent, started };

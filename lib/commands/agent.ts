@@ -2,12 +2,13 @@ import { OidcError } from '../errors.js';
 import { parseFlags } from '../cli.js';
 import { createLogger } from '../log.js';
 import { socketPath, stateDir } from '../paths.js';
-import { envelope, frameToError } from '../protocol.js';
+import { PROTOCOL_VERSION, envelope, frameToError } from '../protocol.js';
+import { VERSION } from '../version.js';
 import { createRegistry } from '../agent/registry.js';
 import { startAgent, probeSocket } from '../agent/server.js';
 import { tuneHeap } from '../agent/heap.js';
 import { agentLogPath, ask } from '../client/agent-client.js';
-import { ensureAgent } from '../client/transport.js';
+import { ensureAgent, noAgentOn } from '../client/transport.js';
 import type { Io } from './io.js';
 
 const HELP = `Usage: kubectl oidc agent [start|stop|status|install|uninstall] [--idle-timeout=DURATION] [--debug]
@@ -46,8 +47,14 @@ export async function agentCommand(io: Io): Promise<number> {
     io.stdout(HELP);
     return 0;
   }
-  const sock = socketPath(io.env);
   const sub = positionals[0] ?? 'run';
+  const noAgent = noAgentOn(io.platform ?? process.platform);
+  if (noAgent && (sub === 'stop' || sub === 'status')) {
+    (sub === 'status' ? io.stdout : io.stderr)(`${sub === 'status' ? 'agent: not running' : 'kubectl-oidc: no agent is running'} (${noAgent})\n`);
+    return 0;
+  }
+  if (noAgent && sub === 'run') throw new OidcError('E_AGENT', noAgent, { hint: 'get-token works without it, in each process' });
+  const sock = socketPath(io.env);
   const debug = values.debug === true || io.env.KUBECTL_OIDC_DEBUG === '1';
   switch (sub) {
     case 'run':
@@ -73,6 +80,11 @@ export async function agentCommand(io: Io): Promise<number> {
         return 0;
       }
       const f = await ask(sock, { ...envelope(), op: 'status', cacheDirs: [] });
+      if (f.t === 'error' && f.code === 'E_VERSION_MISMATCH') {
+        // It does not serve this client, but it runs: say which it is rather than fail.
+        io.stdout(`agent: running, version ${f.agentVersion ?? 'unknown'} (protocol ${f.agentProtocol ?? '?'}), socket ${sock}; this client is ${VERSION} (protocol ${PROTOCOL_VERSION})\n`);
+        return 0;
+      }
       if (f.t === 'error') throw frameToError(f);
       if (f.t !== 'status' || !f.agent) throw new OidcError('E_PROTOCOL', `unexpected answer (${f.t}) to a status request`);
       const lines = [`agent: running, pid ${f.agent.pid}, version ${f.agent.version}, socket ${sock}`, `log: ${agentLogPath(stateDir(io.env))}`];

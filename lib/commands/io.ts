@@ -15,6 +15,8 @@ export interface Io {
   self: string[];
   /** Ask the person at the terminal; default: /dev/tty (tests may answer instead). */
   prompt?: Caller['prompt'];
+  /** The OS the transport decides for; default process.platform (tests pass another). */
+  platform?: NodeJS.Platform;
   /** Loads the heavy half (the agent's request handler, the OIDC stack, the stores) for work in this process. */
   loadInProcess(): Promise<InProcess>;
 }

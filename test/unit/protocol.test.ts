@@ -53,7 +53,7 @@ test('an exec request (get-token\'s command line) is validated; its env is the n
   assert.deepEqual(req.cluster, { config: { x: 1 }, caData: 'Y2E=' });
   assert.deepEqual(req.env, { HTTPS_PROXY: 'http://p:3128', HOME: '/home/a', KUBECTL_OIDC_CLIENT_SECRET: 's' });
   assert.equal(req.interactive, true);
-  for (const bad of [{ argv: 'x', cwd: '/' }, { argv: [1], cwd: '/' }, { argv: [], cwd: 'relative' }, { argv: Array(201).fill('x'), cwd: '/' }, { argv: ['x'.repeat(65_537)], cwd: '/' }]) {
+  for (const bad of [{ argv: 'x', cwd: '/' }, { argv: [1], cwd: '/' }, { argv: [], cwd: 'relative' }, { argv: Array(201).fill('x'), cwd: '/' }]) {
     assert.throws(() => parseRequest({ op: 'exec', ...v, ...bad }), (e) => isOidcError(e, 'E_PROTOCOL'), JSON.stringify(bad).slice(0, 80));
   }
 });
