@@ -7,11 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createWorld, requireTools, run, type World } from './world.js';
+import { createWorld, requireTools, run, ENTRY, type World } from './world.js';
 import { browserCommand } from '../rig/browser.js';
 
 const ATTACKER = 'ko-mallory';
@@ -137,5 +137,31 @@ test('login fixation: another local user cannot finish your login with his code'
     assert.match(r.stderr, /logged in as alice@example\.com/);
     assert.doesNotMatch(r.stderr, /mallory/);
     assert.equal(w.issuer.stats.tokenRequests.authorization_code, 1, "only the victim's code was exchanged");
+  });
+
+  await t.test('--skip-open-browser: the link printed for opening by hand logs you in, once; afterwards it is dead', async () => {
+    await w.plugin(['logout', ...w.tokenArgs]);
+    const child = spawn(process.execPath, [ENTRY, 'login', ...w.tokenArgs, '--skip-open-browser'], { env: { ...process.env, ...w.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const link = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no link printed: ${stderr}`)), 30_000);
+      child.stderr!.on('data', (d) => {
+        stderr += d;
+        const m = /Open this URL in your browser to log in:\n {2}(http:\/\/localhost:\d+\/login\/[\w-]+)\n/.exec(stderr);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+    });
+    assert.doesNotMatch(stderr, /state=|\/dex\/auth/, 'the authorization URL (its state) is never printed');
+    const person = await run(browserCommand({ spki: w.issuer.spki, login: 'alice' })[0]!, [...browserCommand({ spki: w.issuer.spki, login: 'alice' }).slice(1), link], { ...process.env }, 60_000);
+    assert.equal(person.code, 0, person.stderr);
+    assert.equal(await exited, 0, stderr);
+    assert.match(stderr, /logged in as alice@example\.com/);
+    // Someone who reads the scrollback now: the link leads nowhere.
+    const later = await asAttacker([process.execPath, '-e', `fetch(process.argv[1], { redirect: 'manual' }).then((r) => console.log(r.status), (e) => console.log('refused'))`, link]);
+    assert.match(later.stdout.trim(), /^(refused|400)$/);
   });
 });

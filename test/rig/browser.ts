@@ -140,7 +140,7 @@ function parseArgs(argv: string[]) {
 function redact(url: string): string {
   try {
     const u = new URL(url);
-    return `${u.origin}${u.pathname}`;
+    return u.protocol === 'file:' ? `file://${u.pathname}` : `${u.origin}${u.pathname}`;
   } catch {
     return '(unparsable URL)';
   }
