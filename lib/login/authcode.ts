@@ -42,7 +42,11 @@ export async function loginWithBrowser(issuer: IssuerClient, req: LoginRequest, 
   const tls = req.ui.localServerCert && req.ui.localServerKey ? { cert: req.ui.localServerCert, key: req.ui.localServerKey } : undefined;
   const host = req.ui.redirectHostname ?? 'localhost';
   const bothLoopbacks = req.ui.redirectUrl === undefined ? host === 'localhost' : isLocalhost(req.ui.redirectUrl);
-  const loopback = await startLoopback(req.ui.listenAddress, state, { bothLoopbacks, ...(tls ? { tls } : {}) });
+  const onForeignCallback = () => {
+    io.show('kubectl-oidc: warning: a browser that did not open this login\'s link sent a login callback; it was refused (someone on this machine may be trying to log you in as them)');
+    io.log.warn('refused a login callback from a browser that did not open the login link');
+  };
+  const loopback = await startLoopback(req.ui.listenAddress, state, { bothLoopbacks, onForeignCallback, ...(tls ? { tls } : {}) });
   const ended = new AbortController();
   try {
     const redirectUri = req.ui.redirectUrl ?? `${loopback.scheme}://${host}:${loopback.port}`;

@@ -42,6 +42,8 @@ export interface LoopbackOptions {
   bothLoopbacks?: boolean;
   /** Serve the callback over HTTPS (kubelogin's --local-server-cert/--local-server-key): PEM file paths. */
   tls?: { cert: string; key: string };
+  /** Told (once) when a callback with the right state came from a browser that did not open the login link. */
+  onForeignCallback?: () => void;
 }
 
 export function parseListenAddress(address: string): { host: string; port: number } {
@@ -89,13 +91,13 @@ export async function startLoopback(addresses: readonly string[], expectedState:
         lastError = err;
         break;
       }
-      if (!pair) return serve([first], host, expectedState, scheme);
+      if (!pair) return serve([first], host, expectedState, scheme, opts.onForeignCallback);
       const bound = (first.address() as AddressInfo).port;
       try {
-        return serve([first, await listenOn(pair, bound, creds)], host, expectedState, scheme);
+        return serve([first, await listenOn(pair, bound, creds)], host, expectedState, scheme, opts.onForeignCallback);
       } catch (err) {
         // No IPv6 (or IPv4) on this machine: nobody can take that address either.
-        if (['EADDRNOTAVAIL', 'EAFNOSUPPORT'].includes((err as NodeJS.ErrnoException).code ?? '')) return serve([first], host, expectedState, scheme);
+        if (['EADDRNOTAVAIL', 'EAFNOSUPPORT'].includes((err as NodeJS.ErrnoException).code ?? '')) return serve([first], host, expectedState, scheme, opts.onForeignCallback);
         first.close();
         lastError = err;
       }
@@ -107,7 +109,7 @@ export async function startLoopback(addresses: readonly string[], expectedState:
   });
 }
 
-function serve(servers: Server[], host: string, expectedState: string, scheme: 'http' | 'https'): Loopback {
+function serve(servers: Server[], host: string, expectedState: string, scheme: 'http' | 'https', onForeignCallback?: () => void): Loopback {
   let settle!: (r: CallbackResult) => void;
   let fail!: (e: Error) => void;
   const callback = new Promise<CallbackResult>((resolve, reject) => {
@@ -123,6 +125,7 @@ function serve(servers: Server[], host: string, expectedState: string, scheme: '
   // Cookies are per host, not per port: the port in the name keeps two logins at once apart.
   const cookieName = `kubectl-oidc-login-${port}`;
   const cookieValue = randomBytes(32).toString('base64url');
+  let foreignSeen = false;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method === 'GET' && url.pathname === loginPath && loginTarget !== undefined) {
@@ -151,6 +154,10 @@ function serve(servers: Server[], host: string, expectedState: string, scheme: '
       // The right state from a browser that did not open the login link: another person's browser
       // (who learnt the state) delivering their own code. Refused; the real browser may still come.
       page(res, 400, 'This browser did not start this login', 'Open the login link from your terminal in this browser, or start the login again.');
+      if (!foreignSeen) {
+        foreignSeen = true;
+        onForeignCallback?.();
+      }
       return;
     }
     done = true;

@@ -137,6 +137,7 @@ test('login fixation: another local user cannot finish your login with his code'
     assert.match(r.stderr, /logged in as alice@example\.com/);
     assert.doesNotMatch(r.stderr, /mallory/);
     assert.equal(w.issuer.stats.tokenRequests.authorization_code, 1, "only the victim's code was exchanged");
+    assert.match(r.stderr, /warning: a browser that did not open this login's link sent a login callback; it was refused/);
   });
 
   await t.test('--skip-open-browser: the link printed for opening by hand logs you in, once; afterwards it is dead', async () => {

@@ -102,7 +102,8 @@ test('a localhost redirect: a port whose ::1 side another program holds is skipp
 // Issue 17, item 1: the callback completes only for the browser that opened the login link.
 
 test('after the link is opened, a callback with the right state but without its cookie is refused; with it, accepted', async () => {
-  const lb = await startLoopback(['127.0.0.1:0'], 'st17', { bothLoopbacks: true });
+  let foreign = 0;
+  const lb = await startLoopback(['127.0.0.1:0'], 'st17', { bothLoopbacks: true, onForeignCallback: () => foreign++ });
   const link = lb.oneTimeUrl('https://issuer.example/auth?state=st17', `http://localhost:${lb.port}`);
   assert.match(link, new RegExp(`^http://localhost:${lb.port}/login/`), 'on the redirect URI host, where the cookie must live');
   const hop = await fetch(link, { redirect: 'manual' });
@@ -119,6 +120,7 @@ test('after the link is opened, a callback with the right state but without its 
   assert.match(await noCookie.text(), /did not start this login/);
   const wrongCookie = await fetch(`${base}/?code=mallory&state=st17`, { headers: { cookie: `${cookie.split('=')[0]}=guess` } });
   assert.equal(wrongCookie.status, 400);
+  assert.equal(foreign, 1, 'told once');
   const pending = fetch(`${base}/?code=alice&state=st17`, { headers: { cookie: `other=1; ${cookie}` } });
   const cb = await lb.callback;
   assert.equal(cb.params.get('code'), 'alice');
