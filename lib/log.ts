@@ -3,18 +3,18 @@
  * code/token/secret parameters in URLs or JSON. Callers should not log secrets at all; this is
  * the second line of defence.
  */
+import { printableLines, terminalSafe } from './printable.js';
+
 const JWT = /eyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]*/g;
 const PARAM = /\b(code|code_verifier|refresh_token|id_token|access_token|client_secret|device_code)=([^&\s"']+)/gi;
 const JSON_FIELD = /"(refreshToken|idToken|token|refresh_token|id_token|access_token|clientSecret|client_secret)"\s*:\s*"[^"]*"/g;
 
+/** Secrets scrubbed, and no character a terminal would act on (escape sequences, CR) left as is. */
 export function redact(text: string): string {
-  return text.replace(JWT, '[redacted-jwt]').replace(PARAM, '$1=[redacted]').replace(JSON_FIELD, '"$1":"[redacted]"');
+  return terminalSafe(text.replace(JWT, '[redacted-jwt]').replace(PARAM, '$1=[redacted]').replace(JSON_FIELD, '"$1":"[redacted]"'));
 }
 
-/** Strip control characters and cap length: strings from an issuer end up on a terminal. */
-export function printable(s: string, max = 200): string {
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, max);
-}
+export { printable } from './printable.js';
 
 export interface Logger {
   info(msg: string): void;
@@ -26,7 +26,9 @@ export interface Logger {
 export function createLogger(write: (line: string) => void, opts: { debug: boolean; timestamps?: boolean }): Logger {
   const emit = (level: string, msg: string) => {
     const prefix = opts.timestamps ? `${new Date().toISOString()} ${level} ` : '';
-    write(`${prefix}${redact(msg)}\n`);
+    // One record per call: no control character reaches the file or terminal, and the lines after
+    // the first (a stack trace) are indented, so no text inside a message can pass for a record.
+    write(`${prefix}${printableLines(redact(msg), 2_000).replace(/\n/g, '\n  ')}\n`);
   };
   return {
     info: (m) => emit('info', m),

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { OidcError } from '../errors.js';
 import { dial } from './dial.js';
 import { FrameReader, NO_AGENT_ERRNOS, encodeFrame, parseFrame, type Caller, type Frame, type Reply, type ErrorFrame, type Request } from '../protocol.js';
+import { printableLines } from '../printable.js';
 
 /** Errors that mean "no agent here": start one. */
 export function isNoAgent(err: unknown): boolean {
@@ -151,7 +152,8 @@ export function logTail(stateDir: string, lines = 3): string {
     const path = agentLogPath(stateDir);
     const size = statSync(path).size;
     const text = readFileSync(path, 'utf8').slice(Math.max(0, size - 4096));
-    return text.trimEnd().split('\n').slice(-lines).join('\n');
+    // The log holds text from issuers (and anything else that reached the agent's stderr): shown on a terminal, so made printable.
+    return printableLines(text.trimEnd().split('\n').slice(-lines).join('\n'), 300);
   } catch {
     return '';
   }

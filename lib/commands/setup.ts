@@ -4,6 +4,7 @@ import { OidcError } from '../errors.js';
 import { takeFlags } from '../cli.js';
 import { DEFAULT_LISTEN, TOKEN_FLAGS_HELP, type TokenFlags } from '../config.js';
 import { claimsOf, identityOf } from '../jwt.js';
+import { printable } from '../printable.js';
 import { currentCluster, kubeconfigPath, loadYaml, writeUserAndContext, type ExecEntry } from '../kubeconfig.js';
 import { loginNow, tokenFlagsWithKubeconfig } from './login.js';
 import type { Io } from './io.js';
@@ -92,7 +93,7 @@ export async function setupCommand(io: Io): Promise<number> {
   const cluster = await currentCluster(kubeconfig);
   const { stringify } = await loadYaml();
   const context = `${name}@${cluster ?? 'CLUSTER'}`;
-  const username = `${choice.username.prefix}${String(claims[choice.username.claim])}`;
+  const username = printable(`${choice.username.prefix}${String(claims[choice.username.claim])}`, 512); // issuer text, into YAML and comments
   const exec: ExecEntry = { apiVersion: 'client.authentication.k8s.io/v1', command: 'kubectl-oidc', args: execArgsFor(flags), interactiveMode: 'IfAvailable' };
 
   const out: string[] = [];

@@ -4,7 +4,8 @@ import { printable as clean, type Logger } from '../log.js';
 import type { PkceMethod, UiConfig } from '../config.js';
 import type { IssuerClient } from '../oidc/issuer.js';
 import type { TokenSet } from '../store/types.js';
-import { openBrowser as defaultOpenBrowser } from './browser.js';
+import { openBrowser as defaultOpenBrowser, openableUrl } from './browser.js';
+import { printable } from '../printable.js';
 import { startLoopback } from './loopback.js';
 import { tokensOf } from './grant.js';
 
@@ -41,11 +42,20 @@ export async function loginWithBrowser(issuer: IssuerClient, req: LoginRequest, 
   const tls = req.ui.localServerCert && req.ui.localServerKey ? { cert: req.ui.localServerCert, key: req.ui.localServerKey } : undefined;
   const host = req.ui.redirectHostname ?? 'localhost';
   const bothLoopbacks = req.ui.redirectUrl === undefined ? host === 'localhost' : isLocalhost(req.ui.redirectUrl);
-  const loopback = await startLoopback(req.ui.listenAddress, state, { bothLoopbacks, ...(tls ? { tls } : {}) });
+  const onForeignCallback = () => {
+    io.show('kubectl-oidc: warning: a browser that did not open this login\'s link sent a login callback; it was refused (someone on this machine may be trying to log you in as them)');
+    io.log.warn('refused a login callback from a browser that did not open the login link');
+  };
+  const loopback = await startLoopback(req.ui.listenAddress, state, { bothLoopbacks, onForeignCallback, ...(tls ? { tls } : {}) });
+  const ended = new AbortController();
   try {
     const redirectUri = req.ui.redirectUrl ?? `${loopback.scheme}://${host}:${loopback.port}`;
     const url = await issuer.authorizationUrl({ redirectUri, state, nonce, ...(pkce ? { codeChallenge: pkce.challenge } : {}), extra: req.ui.authRequestExtraParams }, call);
-    await present(url, req, io, 'log in', loopback.oneTimeUrl(url));
+    // Both the browser and the person get only the one-time link (on the redirect URI's host, so
+    // its cookie comes back with the callback): whoever opens it first is the only one who can
+    // finish this login, and a second open ends it.
+    const link = loopback.oneTimeUrl(url, redirectUri);
+    await present(link, req, io, { what: 'log in', allowedOrigins: [link], until: ended.signal });
     const { params, respond } = await raceSignal(loopback.callback, signal, {
       ms: timeoutMs,
       error: () =>
@@ -75,6 +85,7 @@ export async function loginWithBrowser(issuer: IssuerClient, req: LoginRequest, 
       throw err;
     }
   } finally {
+    ended.abort();
     loopback.close();
   }
 }
@@ -96,21 +107,29 @@ function isLocalhost(url: string): boolean {
 }
 
 /**
- * Show the URL to every waiting caller and, unless told not to, open the browser. The person sees
- * the issuer's URL (stderr is their own terminal, and it works even after the browser spent a
- * one-time link, say on a display they cannot see); the browser's command line, which every local
- * user can read, gets only `launchUrl`, a one-time loopback link, where there is one.
+ * Show `url` to every waiting caller and, unless told not to, open the browser at it. `url` must be
+ * on one of `allowedOrigins` (our login link, or the issuer) to be opened; anything else is only
+ * shown, escaped, with the reason. The browser starts on a private page that forwards to `url`,
+ * so no other local user can read `url` in its command line (lib/login/browser.ts).
  */
-export async function present(url: string, req: LoginRequest, io: LoginIo, what = 'log in', launchUrl = url): Promise<void> {
+export async function present(url: string, req: LoginRequest, io: LoginIo, opts: { what: string; allowedOrigins: readonly string[]; until?: AbortSignal }): Promise<void> {
+  const { what } = opts;
+  const shown = printable(url, 4000);
   if (req.ui.skipOpenBrowser) {
-    io.show(`Open this URL in your browser to ${what}:\n  ${url}`);
+    io.show(`Open this URL in your browser to ${what}:\n  ${shown}`);
     return;
   }
-  io.show(`Opening your browser to ${what}. If it does not open, visit:\n  ${url}`);
+  const checked = openableUrl(url, opts.allowedOrigins);
+  if (!checked.ok) {
+    io.show(`Not opening a browser at the issuer's URL: ${checked.why}. Open it yourself only if you trust it, to ${what}:\n  ${shown}`);
+    io.log.warn(`not opening the browser: the URL ${checked.why}`);
+    return;
+  }
+  io.show(`Opening your browser to ${what}. If it does not open, visit:\n  ${shown}`);
   io.log.info(`opening the browser to ${what}`);
   const open = io.openBrowser ?? defaultOpenBrowser;
-  await open(launchUrl, { command: req.ui.browserCommand, env: { ...process.env, ...req.env } }).catch((err: Error) => {
-    io.show(`Could not open a browser (${clean(err.message)}). Open this URL yourself:\n  ${url}`);
+  await open(checked.url, { command: req.ui.browserCommand, env: { ...process.env, ...req.env }, allowedOrigins: opts.allowedOrigins, ...(opts.until ? { until: opts.until } : {}) }).catch((err: Error) => {
+    io.show(`Could not open a browser (${clean(err.message)}). Open this URL yourself:\n  ${shown}`);
   });
 }
 

@@ -1,5 +1,10 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import { printable } from '../printable.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -16,6 +21,19 @@ interface Candidate {
 export interface OpenOptions {
   command?: string | undefined;
   env: Env;
+  /**
+   * The origins the URL may have (the issuer's, or our loopback link's): anything else is refused
+   * before any program runs (see openableUrl).
+   */
+  allowedOrigins: readonly string[];
+  /**
+   * Start the browser on a private page that forwards to the URL, rather than with the URL in its
+   * command line (which every local user can read). Default: yes, except on WSL, where the browser
+   * is a Windows program that cannot read this machine's /tmp.
+   */
+  viaPage?: boolean;
+  /** The private page is removed when this aborts (the login ended); at the latest after 10 minutes. */
+  until?: AbortSignal;
   /** For tests: the platform and /proc/version (WSL detection) to assume. */
   platform?: NodeJS.Platform;
   procVersion?: string;
@@ -38,14 +56,76 @@ export interface OpenOptions {
  * by hand), and would add its dependency tree to the agent; the rules above fit in this file.
  */
 export async function openBrowser(url: string, opts: OpenOptions): Promise<void> {
-  const candidates = browserCandidates(url, opts);
+  const checked = openableUrl(url, opts.allowedOrigins);
+  if (!checked.ok) throw new Error(`not opening ${printable(url, 300)}: ${checked.why}`);
+  const viaPage = opts.viaPage ?? !((opts.platform ?? process.platform) === 'linux' && isWsl(opts.procVersion));
+  const page = viaPage ? forwardingPage(checked.url, opts.until) : undefined;
+  const candidates = browserCandidates(page?.url ?? checked.url, opts);
   const failures: string[] = [];
   for (const c of candidates) {
     const why = await tryStart(c, opts.env, opts.graceMs ?? 1_000);
     if (why === undefined) return;
     failures.push(`${c.label}: ${why}`);
   }
+  page?.remove();
   throw new Error(failures.join('; '));
+}
+
+/** Hosts of this machine's loopback: the only ones an `http:` URL may name (our own login link). */
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * May `raw` be given to a browser? Only an absolute `https:` URL on one of `allowedOrigins` (the
+ * issuer's), or our own `http:` login link on a loopback host; with no credentials in it, and
+ * nothing a command line or terminal could take for something else: no whitespace, no control
+ * character, no backslash, no leading `-`. The URL goes to the browser in its canonical form.
+ * Anything else (a Chromium switch such as `--renderer-cmd-prefix=…`, `file:`, `javascript:`,
+ * another site) is refused, and the caller prints it, escaped, instead.
+ */
+export function openableUrl(raw: string, allowedOrigins: readonly string[]): { ok: true; url: string } | { ok: false; why: string } {
+  if (raw.length > 8192) return { ok: false, why: 'it is longer than 8192 characters' };
+  if (!/^[\x21-\x7e]+$/.test(raw) || raw.includes('\\')) return { ok: false, why: 'it contains spaces, control characters, backslashes or non-ASCII text' };
+  if (!/^https?:\/\//i.test(raw)) return { ok: false, why: 'it is not an absolute https: URL' };
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return { ok: false, why: 'it is not a valid URL' };
+  }
+  if (u.username || u.password) return { ok: false, why: 'it carries a user name or password' };
+  if (u.protocol === 'http:' && !LOOPBACK_HOSTS.has(u.hostname)) return { ok: false, why: 'it is not an https: URL' };
+  const origins = allowedOrigins.map((o) => (URL.canParse(o) ? new URL(o).origin : o));
+  if (!origins.includes(u.origin)) return { ok: false, why: `it is not on the issuer's origin (${origins.map((o) => printable(o)).join(' or ') || 'none'})` };
+  return { ok: true, url: u.href };
+}
+
+/**
+ * A page that sends the browser on to `url`, in a new directory only we can open (mode 0700, the
+ * file 0600): the browser's command line then names only this file, which no other local user can
+ * read. Removed when `until` aborts, and after 10 minutes at the latest.
+ */
+function forwardingPage(url: string, until?: AbortSignal): { url: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'kubectl-oidc-'));
+  const file = join(dir, 'login.html');
+  const attr = url.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const js = JSON.stringify(url).replace(/</g, '\\u003c');
+  writeFileSync(
+    file,
+    `<!doctype html><html><head><meta charset="utf-8"><meta name="referrer" content="no-referrer"><meta http-equiv="refresh" content="0;url=${attr}"><title>kubectl-oidc</title>` +
+      `<script>location.replace(${js})</script></head><body><p>Continue to <a href="${attr}">the login</a>.</p></body></html>\n`,
+    { mode: 0o600, flag: 'wx' },
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const remove = () => {
+    clearTimeout(timer);
+    until?.removeEventListener('abort', remove);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  timer = setTimeout(remove, 10 * 60_000);
+  timer.unref();
+  if (until?.aborted) queueMicrotask(remove);
+  else until?.addEventListener('abort', remove, { once: true });
+  return { url: pathToFileURL(file).href, remove };
 }
 
 export function browserCandidates(url: string, opts: OpenOptions): Candidate[] {

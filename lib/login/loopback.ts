@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -16,16 +16,20 @@ export interface Loopback {
   /** 'https' with --local-server-cert/--local-server-key. */
   scheme: 'http' | 'https';
   /**
-   * Resolves with the first callback whose `state` matches; every other request gets a 400. Rejects
-   * when the one-time login link is opened a second time (someone else read it first).
+   * Resolves with the first callback whose `state` matches (and, once a login link was handed out,
+   * that carries the link's cookie); every other request gets a 400. Rejects when the one-time
+   * login link is opened a second time (someone else opened it first).
    */
   callback: Promise<CallbackResult>;
   /**
-   * A one-time link (http://127.0.0.1:PORT/login/<random>) that redirects to `target` once. The
-   * browser is started with it, so its command line (readable by every local user in /proc) shows
-   * no state, nonce or code challenge, only a link that is already spent.
+   * A one-time link (`<origin>/login/<random>`) that redirects to `target` once, and gives the
+   * browser that opens it a random cookie (HttpOnly, SameSite=Lax, so it comes back with the
+   * issuer's redirect). From then on a callback is accepted only with that cookie: a code that
+   * another person's browser delivers is refused, even with the right `state`. `origin` is the
+   * redirect URI's (the cookie must be set on the host the issuer sends the browser back to);
+   * by default the listener's address.
    */
-  oneTimeUrl(target: string): string;
+  oneTimeUrl(target: string, origin?: string): string;
   close(): void;
 }
 
@@ -38,6 +42,8 @@ export interface LoopbackOptions {
   bothLoopbacks?: boolean;
   /** Serve the callback over HTTPS (kubelogin's --local-server-cert/--local-server-key): PEM file paths. */
   tls?: { cert: string; key: string };
+  /** Told (once) when a callback with the right state came from a browser that did not open the login link. */
+  onForeignCallback?: () => void;
 }
 
 export function parseListenAddress(address: string): { host: string; port: number } {
@@ -85,13 +91,13 @@ export async function startLoopback(addresses: readonly string[], expectedState:
         lastError = err;
         break;
       }
-      if (!pair) return serve([first], host, expectedState, scheme);
+      if (!pair) return serve([first], host, expectedState, scheme, opts.onForeignCallback);
       const bound = (first.address() as AddressInfo).port;
       try {
-        return serve([first, await listenOn(pair, bound, creds)], host, expectedState, scheme);
+        return serve([first, await listenOn(pair, bound, creds)], host, expectedState, scheme, opts.onForeignCallback);
       } catch (err) {
         // No IPv6 (or IPv4) on this machine: nobody can take that address either.
-        if (['EADDRNOTAVAIL', 'EAFNOSUPPORT'].includes((err as NodeJS.ErrnoException).code ?? '')) return serve([first], host, expectedState, scheme);
+        if (['EADDRNOTAVAIL', 'EAFNOSUPPORT'].includes((err as NodeJS.ErrnoException).code ?? '')) return serve([first], host, expectedState, scheme, opts.onForeignCallback);
         first.close();
         lastError = err;
       }
@@ -103,7 +109,7 @@ export async function startLoopback(addresses: readonly string[], expectedState:
   });
 }
 
-function serve(servers: Server[], host: string, expectedState: string, scheme: 'http' | 'https'): Loopback {
+function serve(servers: Server[], host: string, expectedState: string, scheme: 'http' | 'https', onForeignCallback?: () => void): Loopback {
   let settle!: (r: CallbackResult) => void;
   let fail!: (e: Error) => void;
   const callback = new Promise<CallbackResult>((resolve, reject) => {
@@ -115,21 +121,27 @@ function serve(servers: Server[], host: string, expectedState: string, scheme: '
   const loginPath = `/login/${randomBytes(24).toString('base64url')}`;
   let loginTarget: string | undefined;
   let loginUsed = false;
+  const port = (servers[0]!.address() as AddressInfo).port;
+  // Cookies are per host, not per port: the port in the name keeps two logins at once apart.
+  const cookieName = `kubectl-oidc-login-${port}`;
+  const cookieValue = randomBytes(32).toString('base64url');
+  let foreignSeen = false;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method === 'GET' && url.pathname === loginPath && loginTarget !== undefined) {
       if (!loginUsed) {
         loginUsed = true;
-        res.writeHead(302, { location: loginTarget, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', connection: 'close' });
+        const cookie = `${cookieName}=${cookieValue}; Path=/; HttpOnly; SameSite=Lax; Max-Age=3600${scheme === 'https' ? '; Secure' : ''}`;
+        res.writeHead(302, { location: loginTarget, 'set-cookie': cookie, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', connection: 'close' });
         res.end();
         return;
       }
-      // Opened twice: another program may have read the link from the browser's command line and
-      // taken the login's state. End this login rather than accept a callback that may be theirs.
+      // Opened twice: someone else may have opened it first (and holds the cookie). End this login
+      // rather than accept a callback that may be theirs.
       page(res, 400, 'This login link was already used', 'Start the login again from your terminal.');
       if (!done) {
         done = true;
-        fail(new OidcError('E_LOGIN_FAILED', 'the one-time login link was opened twice (another program on this machine may have read it)', { hint: 'run the command again' }));
+        fail(new OidcError('E_LOGIN_FAILED', 'the one-time login link was opened twice (someone else may have opened it first)', { hint: 'run the command again; if a browser opened where you cannot see it, pass --skip-open-browser and open the link yourself' }));
       }
       return;
     }
@@ -138,14 +150,27 @@ function serve(servers: Server[], host: string, expectedState: string, scheme: '
       page(res, 400, 'This is not the login you are waiting for', 'Start the login again from your terminal.');
       return;
     }
+    if (loginTarget !== undefined && !hasCookie(req, cookieName, cookieValue)) {
+      // The right state from a browser that did not open the login link: another person's browser
+      // (who learnt the state) delivering their own code. Refused; the real browser may still come.
+      page(res, 400, 'This browser did not start this login', 'Open the login link from your terminal in this browser, or start the login again.');
+      if (!foreignSeen) {
+        foreignSeen = true;
+        onForeignCallback?.();
+      }
+      return;
+    }
     done = true;
     settle({
       params,
       respond(ok, message, redirect) {
+        // The cookie has done its job: clear it.
+        const clear = `${cookieName}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0${scheme === 'https' ? '; Secure' : ''}`;
         if (ok && redirect) {
-          res.writeHead(302, { location: redirect, 'cache-control': 'no-store', connection: 'close' }).end();
+          res.writeHead(302, { location: redirect, 'set-cookie': clear, 'cache-control': 'no-store', connection: 'close' }).end();
           return;
         }
+        res.setHeader('set-cookie', clear);
         page(res, ok ? 200 : 400, ok ? 'Logged in' : 'Login failed', message);
       },
     });
@@ -157,13 +182,14 @@ function serve(servers: Server[], host: string, expectedState: string, scheme: '
     server.headersTimeout = 10_000;
     server.requestTimeout = 10_000;
   }
-  const port = (servers[0]!.address() as AddressInfo).port;
   return {
     port,
     scheme,
     callback,
-    oneTimeUrl(target) {
+    oneTimeUrl(target, origin) {
       loginTarget = target;
+      const o = origin === undefined ? undefined : URL.canParse(origin) ? new URL(origin) : undefined;
+      if (o && (o.protocol === 'http:' || o.protocol === 'https:')) return `${o.origin}${loginPath}`;
       const linkHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
       return `${scheme}://${linkHost.includes(':') ? `[${linkHost}]` : linkHost}:${port}${loginPath}`;
     },
@@ -174,6 +200,18 @@ function serve(servers: Server[], host: string, expectedState: string, scheme: '
       }
     },
   };
+}
+
+/** Does the request carry cookie `name` with `value`? (Any one of several cookies of that name.) */
+function hasCookie(req: IncomingMessage, name: string, value: string): boolean {
+  const want = Buffer.from(value);
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
+    const got = Buffer.from(part.slice(eq + 1).trim());
+    if (got.length === want.length && timingSafeEqual(got, want)) return true;
+  }
+  return false;
 }
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -133,7 +133,7 @@ export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): 
       if (!meta.jwks_uri) throw new OidcError('E_ISSUER_RESPONSE', `the issuer's discovery document has no jwks_uri`);
       for (const [name, value] of Object.entries({ authorization_endpoint: meta.authorization_endpoint, token_endpoint: meta.token_endpoint, jwks_uri: meta.jwks_uri })) {
         if (value !== undefined && !value.startsWith('https://')) {
-          throw new OidcError('E_ISSUER_RESPONSE', `the issuer's ${name} is not https (${value}); refusing to send credentials there`, { hint: 'fix the issuer configuration' });
+          throw new OidcError('E_ISSUER_RESPONSE', `the issuer's ${name} is not https (${clean(value, 300)}); refusing to send credentials there`, { hint: 'fix the issuer configuration' });
         }
       }
       return { meta, keys: createKeyCache(meta.jwks_uri, { now: deps.now }) };
@@ -193,7 +193,8 @@ export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): 
       try {
         const r = await oc.initiateDeviceAuthorization(config, { scope: scopesFor(provider).join(' ') });
         return {
-          userCode: r.user_code,
+          // Shown on terminals, in messages to every waiting caller: made printable here, where it enters.
+          userCode: clean(r.user_code, 100),
           verificationUri: r.verification_uri,
           ...(r.verification_uri_complete ? { verificationUriComplete: r.verification_uri_complete } : {}),
           expiresIn: r.expires_in,

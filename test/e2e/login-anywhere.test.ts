@@ -332,7 +332,8 @@ test("kubelogin's documented get-token flags, through real kubectl", { skip, tim
     assert.match(r.stdout, /alice@example\.com/);
     const launches = await readBrowserLog(w.browserLog);
     assert.equal(launches.length, 1);
-    assert.match(launches[0]!.target, /^https:\/\/127\.0\.0\.1:\d+\/login\//, 'the one-time link, on the HTTPS callback server');
+    // The browser starts on a private page holding the one-time link (on the HTTPS callback server).
+    assert.match(launches[0]!.target, /^file:\/\/\/.+\/login\.html$/, 'a private page, not the link itself');
   });
 
   await t.test('--oidc-use-access-token: the credential carries the access token (the userinfo endpoint accepts it)', async () => {
@@ -400,5 +401,6 @@ test('a browser command that fails is reported, with the URL to open by hand', {
   t.after(() => w.close());
   const r = await w.plugin(['get-token', ...without(w, '--browser-command'), '--browser-command=/bin/false', '--authentication-timeout-sec=3'], { env: execInfo(true) });
   assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /Could not open a browser \(\/bin\/false: exit code 1\)\. Open this URL yourself:\n {2}https:\/\/127\.0\.0\.1:\d+\/dex\/auth\?\S*client_id=kubectl-oidc/);
+  // The one-time login link (issue 17): whoever opens it first is the only one who can finish the login.
+  assert.match(r.stderr, /Could not open a browser \(\/bin\/false: exit code 1\)\. Open this URL yourself:\n {2}http:\/\/localhost:\d+\/login\/[\w-]+\n/);
 });

@@ -2,7 +2,7 @@
 //
 //   node build/test/rig/browser.js [--log FILE] [--mode login|deny|ignore|oob] [--login NAME]
 //                                  [--oob-code-file FILE] [--spki HASH[,HASH]] [--insecure]
-//                                  [--timeout SECONDS] URL
+//                                  [--timeout SECONDS] [--pause-at-issuer FILE] URL
 //
 // login:  open URL in headless Chromium, sign in on oidc-provider's dev login form, confirm any
 //         consent or device-confirmation page, stop once the loopback callback page has loaded
@@ -13,9 +13,12 @@
 //         code on a page (#rig-oob-code), which is written to --oob-code-file (atomically, no
 //         newline), for the test to type into the product's prompt.
 //
+// --pause-at-issuer FILE: once the issuer's authorization URL has loaded, write it to FILE (0644)
+//         and wait for FILE.go before signing in: a test can hand the login's state to someone else.
+//
 // Every launch appends one JSON line to --log (time, mode, target without its query), so tests can
 // count browser launches. Nothing is ever written to stdout; failures print one line on stderr.
-import { appendFileSync, chmodSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +36,8 @@ export interface BrowserOptions {
   /** Ignore all certificate errors instead (less realistic than --spki). */
   insecure?: boolean;
   timeoutSeconds?: number;
+  /** Write the authorization URL to this file once it has loaded, then wait for `<file>.go` before signing in. */
+  pauseAtIssuer?: string;
 }
 
 export interface BrowserLaunch {
@@ -69,6 +74,7 @@ export function browserCommand(opts: BrowserOptions = {}): string[] {
   if (spki.length) argv.push('--spki', spki.join(','));
   if (opts.insecure) argv.push('--insecure');
   if (opts.timeoutSeconds) argv.push('--timeout', String(opts.timeoutSeconds));
+  if (opts.pauseAtIssuer) argv.push('--pause-at-issuer', opts.pauseAtIssuer);
   return argv;
 }
 
@@ -98,7 +104,7 @@ export async function readBrowserLog(file: string): Promise<BrowserLaunch[]> {
 class UsageError extends Error {}
 
 function parseArgs(argv: string[]) {
-  const opts = { log: '', mode: 'login' as BrowserMode, login: 'alice', oobCodeFile: '', spki: '', insecure: false, timeout: 60 };
+  const opts = { log: '', mode: 'login' as BrowserMode, login: 'alice', oobCodeFile: '', spki: '', insecure: false, timeout: 60, pauseAtIssuer: '' };
   const url = argv.at(-1);
   if (!url || url.startsWith('--')) throw new UsageError('missing URL (it must be the last argument)');
   const rest = argv.slice(0, -1);
@@ -115,6 +121,7 @@ function parseArgs(argv: string[]) {
       case '--oob-code-file': opts.oobCodeFile = value(); break;
       case '--spki': opts.spki = value(); break;
       case '--insecure': opts.insecure = true; break;
+      case '--pause-at-issuer': opts.pauseAtIssuer = value(); break;
       case '--timeout': opts.timeout = Number(value()); break;
       case '--mode': {
         const m = value();
@@ -133,7 +140,7 @@ function parseArgs(argv: string[]) {
 function redact(url: string): string {
   try {
     const u = new URL(url);
-    return `${u.origin}${u.pathname}`;
+    return u.protocol === 'file:' ? `file://${u.pathname}` : `${u.origin}${u.pathname}`;
   } catch {
     return '(unparsable URL)';
   }
@@ -201,6 +208,12 @@ async function drive(opts: ReturnType<typeof parseArgs>): Promise<void> {
     page.on('response', (r) => {
       if (r.request().isNavigationRequest() && isLoopbackCallback(r.url())) reachedCallback = true;
     });
+    let authorizationUrl: string | undefined;
+    page.on('request', (r) => {
+      if (!r.isNavigationRequest() || authorizationUrl) return;
+      const u = new URL(r.url());
+      if (u.protocol === 'https:' && u.searchParams.has('state') && u.searchParams.has('redirect_uri')) authorizationUrl = r.url();
+    });
     page.on('requestfailed', (r) => {
       const failure = r.failure()?.errorText ?? 'failed';
       // ERR_ABORTED is a navigation replaced by the next one (we clicked before it finished).
@@ -254,6 +267,13 @@ async function drive(opts: ReturnType<typeof parseArgs>): Promise<void> {
                 ? loginScript(opts.login)
                 : clickScript('button[type=submit]')
             : undefined;
+      if (script && opts.pauseAtIssuer && state === 'login' && authorizationUrl) {
+        const file = opts.pauseAtIssuer;
+        writeFileSync(`${file}.tmp`, authorizationUrl, { mode: 0o644 });
+        renameSync(`${file}.tmp`, file);
+        opts.pauseAtIssuer = '';
+        while (!existsSync(`${file}.go`)) await sleep(50);
+      }
       if (script) {
         acted.add(key);
         // The click starts a navigation, which may tear down the context evaluate() runs in.

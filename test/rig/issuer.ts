@@ -117,6 +117,8 @@ export interface IssuerOptions {
   /** oidc-provider's own behaviour on refresh token reuse: revoke the whole grant. Default false (Dex). */
   reuseRevokesGrant?: boolean;
   groups?: string[];
+  /** Claims for every account, over the defaults (sub stays the login): a hostile issuer's text. */
+  claims?: Record<string, unknown>;
   /** Listen on this port (e.g. to restart an issuer at the same URL). Default: a free one. */
   port?: number;
 }
@@ -272,11 +274,11 @@ function memoryAdapter(store: Map<string, Stored>, reuseRevokesGrant: () => bool
   };
 }
 
-function accountFor(login: string, groups: string[]) {
+function accountFor(login: string, groups: string[], extra: Record<string, unknown> = {}) {
   const email = login.includes('@') ? login : `${login}@example.com`;
   return {
     accountId: login,
-    claims: () => ({ sub: login, email, email_verified: true, name: login, groups }),
+    claims: () => ({ sub: login, email, email_verified: true, name: login, groups, ...extra }),
   };
 }
 
@@ -411,7 +413,7 @@ export async function startIssuer(opts: IssuerOptions): Promise<TestIssuer> {
       revocation: { enabled: true },
     },
     interactions: { policy },
-    findAccount: (_ctx, id) => accountFor(id, groups),
+    findAccount: (_ctx, id) => accountFor(id, groups, opts.claims),
     // Auto-consent: the signed-in user has granted everything we offer (Dex's skipApprovalScreen).
     loadExistingGrant: async (ctx) => {
       const { oidc } = ctx;

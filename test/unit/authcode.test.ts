@@ -54,7 +54,7 @@ function fakeIssuer(): IssuerClient & { codes: string[] } {
 const ui = (over: Partial<UiConfig> = {}): UiConfig =>
   ({ grantType: 'authcode', listenAddress: ['127.0.0.1:0'], skipOpenBrowser: false, authenticationTimeoutSec: 20, pkceMethod: 'auto', authRequestExtraParams: {}, keyboardRedirectUrl: 'urn:ietf:wg:oauth:2.0:oob', ...over }) satisfies UiConfig;
 
-test('the browser gets a one-time loopback link that leads to the issuer; the terminal gets the issuer URL', async () => {
+test('the browser and the terminal get a one-time loopback link that leads to the issuer', async () => {
   const issuer = fakeIssuer();
   const shown: string[] = [];
   let launched = '';
@@ -66,15 +66,18 @@ test('the browser gets a one-time loopback link that leads to the issuer; the te
       // The "browser": follow the link to the issuer, which sends it back to the redirect URI.
       const hop = await fetch(url, { redirect: 'manual' });
       const auth = new URL(hop.headers.get('location')!);
+      const cookie = hop.headers.get('set-cookie')!.split(';')[0]!;
       const back = new URL(auth.searchParams.get('redirect_uri')!);
       back.searchParams.set('code', 'the-code');
       back.searchParams.set('state', auth.searchParams.get('state')!);
-      void fetch(back).then((r) => r.text());
+      void fetch(back, { headers: { cookie } }).then((r) => r.text());
     },
   }, AbortSignal.timeout(20_000));
-  assert.match(launched, /^http:\/\/127\.0\.0\.1:\d+\/login\/[A-Za-z0-9_-]+$/);
+  // On the redirect URI's host (localhost), so that the link's cookie comes back with the callback.
+  assert.match(launched, /^http:\/\/localhost:\d+\/login\/[A-Za-z0-9_-]+$/);
   for (const secret of ['state', 'nonce', 'code_challenge', 'issuer.example']) assert.ok(!launched.includes(secret), `argv shows ${secret}`);
-  assert.match(shown.join('\n'), /visit:\n {2}https:\/\/issuer\.example\/auth\?/);
+  assert.ok(shown.join('\n').includes(`visit:\n  ${launched}`), 'the terminal shows the same one-time link');
+  assert.ok(!shown.join('\n').includes('issuer.example'), 'the terminal never shows the authorization URL (its state)');
   assert.deepEqual(issuer.codes, ['the-code']);
   assert.equal(tokens.refreshToken, 'rt');
 });

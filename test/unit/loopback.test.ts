@@ -98,3 +98,35 @@ test('a localhost redirect: a port whose ::1 side another program holds is skipp
     squatter.close();
   }
 });
+
+// Issue 17, item 1: the callback completes only for the browser that opened the login link.
+
+test('after the link is opened, a callback with the right state but without its cookie is refused; with it, accepted', async () => {
+  let foreign = 0;
+  const lb = await startLoopback(['127.0.0.1:0'], 'st17', { bothLoopbacks: true, onForeignCallback: () => foreign++ });
+  const link = lb.oneTimeUrl('https://issuer.example/auth?state=st17', `http://localhost:${lb.port}`);
+  assert.match(link, new RegExp(`^http://localhost:${lb.port}/login/`), 'on the redirect URI host, where the cookie must live');
+  const hop = await fetch(link, { redirect: 'manual' });
+  assert.equal(hop.status, 302);
+  const setCookie = hop.headers.get('set-cookie')!;
+  assert.match(setCookie, /HttpOnly/);
+  assert.match(setCookie, /SameSite=Lax/);
+  assert.match(setCookie, /Path=\//);
+  const cookie = setCookie.split(';')[0]!;
+  const base = `http://127.0.0.1:${lb.port}`;
+  // Another person's browser, which learnt the state but never opened the link: refused, login goes on.
+  const noCookie = await fetch(`${base}/?code=mallory&state=st17`);
+  assert.equal(noCookie.status, 400);
+  assert.match(await noCookie.text(), /did not start this login/);
+  const wrongCookie = await fetch(`${base}/?code=mallory&state=st17`, { headers: { cookie: `${cookie.split('=')[0]}=guess` } });
+  assert.equal(wrongCookie.status, 400);
+  assert.equal(foreign, 1, 'told once');
+  const pending = fetch(`${base}/?code=alice&state=st17`, { headers: { cookie: `other=1; ${cookie}` } });
+  const cb = await lb.callback;
+  assert.equal(cb.params.get('code'), 'alice');
+  cb.respond(true, 'ok');
+  const done = await pending;
+  assert.equal(done.status, 200);
+  assert.match(done.headers.get('set-cookie') ?? '', /Max-Age=0/, 'the cookie is cleared');
+  lb.close();
+});
