@@ -35,8 +35,8 @@ export interface ProviderConfig {
   requestHeaders?: Record<string, string>;
 }
 
-export type GrantType = 'auto' | 'authcode' | 'authcode-keyboard' | 'device-code' | 'password';
-const GRANT_TYPES: readonly GrantType[] = ['auto', 'authcode', 'authcode-keyboard', 'device-code', 'password'];
+export type GrantType = 'auto' | 'authcode' | 'authcode-keyboard' | 'device-code' | 'password' | 'client-credentials';
+const GRANT_TYPES: readonly GrantType[] = ['auto', 'authcode', 'authcode-keyboard', 'device-code', 'password', 'client-credentials'];
 export type PkceMethod = 'auto' | 'no' | 'S256';
 const PKCE_METHODS: readonly PkceMethod[] = ['auto', 'no', 'S256'];
 export const OOB_REDIRECT = 'urn:ietf:wg:oauth:2.0:oob';
@@ -137,7 +137,8 @@ export const TOKEN_FLAGS_HELP = `Flags (the same names as kubelogin's):
   --oidc-extra-scope=SCOPE         extra scope to request, e.g. email or groups; repeatable, or a,b
                                    ("openid" and "offline_access" are always requested)
   --no-offline-access              do not request offline_access (issuers that refuse it, e.g. Google)
-  --grant-type=TYPE                auto (default), authcode, authcode-keyboard, device-code or password
+  --grant-type=TYPE                auto (default), authcode, authcode-keyboard, device-code, password or
+                                   client-credentials (a confidential client's own token; never a browser)
   --username=USER                  password grant: the user (the password: KUBECTL_OIDC_PASSWORD or a prompt)
   --oidc-auth-request-extra-params=KEY=VALUE   extra authorization request parameter; repeatable
   --oidc-use-access-token          put the access token, not the ID token, in the credential

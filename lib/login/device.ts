@@ -1,6 +1,7 @@
 import type { IssuerClient } from '../oidc/issuer.js';
 import type { TokenSet } from '../store/types.js';
-import { present, type LoginIo, type LoginRequest } from './authcode.js';
+import { OidcError } from '../errors.js';
+import { present, raceSignal, type LoginIo, type LoginRequest } from './authcode.js';
 import { tokensOf } from './grant.js';
 
 /**
@@ -18,6 +19,22 @@ export async function loginWithDeviceCode(issuer: IssuerClient, req: LoginReques
     if (openBrowser) await present(d.verificationUri, req, io, `enter the code ${d.userCode}`);
     else io.show(`To log in, open ${d.verificationUri} on any device and enter the code ${d.userCode} (within ${minutes} min)`);
   }
-  const grant = await issuer.pollDevice(d, call);
-  return tokensOf(issuer, grant, undefined, call);
+  // --authentication-timeout-sec bounds the wait, as for the browser login: the issuer's device code
+  // may live far longer (10 minutes is common), and nobody should wait that long for a login nobody does.
+  const timeoutMs = req.ui.authenticationTimeoutSec * 1000;
+  const stop = new AbortController();
+  const poll = issuer.pollDevice(d, { ...call, signal: AbortSignal.any([signal, stop.signal]) });
+  poll.catch(() => {}); // abandoned on a timeout: its rejection is expected and unread
+  try {
+    const grant = await raceSignal(poll, signal, {
+      ms: timeoutMs,
+      error: () =>
+        new OidcError('E_LOGIN_TIMEOUT', `nobody approved the device login within ${Math.round(timeoutMs / 1000)} s`, {
+          hint: 'run the command again and approve the code in time (or raise --authentication-timeout-sec)',
+        }),
+    });
+    return await tokensOf(issuer, grant, undefined, call);
+  } finally {
+    stop.abort();
+  }
 }
