@@ -207,8 +207,11 @@ function normalizeGoFlags(argv: readonly string[], notices: string[]): { args: s
       else if (!/^(false|0|f)$/i.test(value)) throw new OidcError('E_USAGE', `--${name} takes true or false, not ${JSON.stringify(value)}`);
       continue;
     }
-    if (COMMA_LISTS.has(name) && value !== undefined && value.includes(',')) {
-      for (const part of value.split(',')) if (part !== '') args.push(`--${name}=${part}`);
+    if (COMMA_LISTS.has(name)) {
+      // pflag splits a string slice in both spellings: --name=a,b and --name a,b.
+      const list = value ?? (i + 1 < argv.length ? argv[++i]! : undefined);
+      if (list === undefined) args.push(a);
+      else for (const part of list.split(',')) if (part !== '') args.push(`--${name}=${part}`);
       continue;
     }
     args.push(a);
