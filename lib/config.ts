@@ -209,7 +209,8 @@ function normalizeGoFlags(argv: readonly string[], notices: string[]): { args: s
     }
     if (COMMA_LISTS.has(name)) {
       // pflag splits a string slice in both spellings: --name=a,b and --name a,b.
-      const list = value ?? (i + 1 < argv.length ? argv[++i]! : undefined);
+      // A next argument that starts with a dash is left to parseArgs, which names the missing value.
+      const list = value ?? (i + 1 < argv.length && !argv[i + 1]!.startsWith('-') ? argv[++i]! : undefined);
       if (list === undefined) args.push(a);
       else for (const part of list.split(',')) if (part !== '') args.push(`--${name}=${part}`);
       continue;
