@@ -28,10 +28,15 @@ export interface ProviderConfig {
   offlineAccess: boolean;
   /** kubelogin's --insecure-skip-tls-verify: part of the identity, since it changes whom we trust. */
   insecureSkipTlsVerify: boolean;
+  /**
+   * --oidc-request-header: sent on every request to the issuer (discovery, keys, token, device,
+   * revocation), e.g. for a gateway in front of it. Not part of the identity: the same account.
+   */
+  requestHeaders?: Record<string, string>;
 }
 
-export type GrantType = 'auto' | 'authcode' | 'authcode-keyboard' | 'device-code' | 'password';
-const GRANT_TYPES: readonly GrantType[] = ['auto', 'authcode', 'authcode-keyboard', 'device-code', 'password'];
+export type GrantType = 'auto' | 'authcode' | 'authcode-keyboard' | 'device-code' | 'password' | 'client-credentials';
+const GRANT_TYPES: readonly GrantType[] = ['auto', 'authcode', 'authcode-keyboard', 'device-code', 'password', 'client-credentials'];
 export type PkceMethod = 'auto' | 'no' | 'S256';
 const PKCE_METHODS: readonly PkceMethod[] = ['auto', 'no', 'S256'];
 export const OOB_REDIRECT = 'urn:ietf:wg:oauth:2.0:oob';
@@ -87,6 +92,7 @@ export const TOKEN_FLAGS = {
   'oidc-client-secret-file': { type: 'string' },
   'oidc-extra-scope': { type: 'string', multiple: true },
   'oidc-use-access-token': { type: 'boolean' },
+  'oidc-request-header': { type: 'string', multiple: true },
   'no-offline-access': { type: 'boolean' },
   'oidc-pkce-method': { type: 'string' },
   'oidc-use-pkce': { type: 'boolean' },
@@ -121,7 +127,7 @@ export const TOKEN_FLAGS = {
 const KLOG_VALUE_FLAGS = new Set(['log_backtrace_at', 'log_dir', 'log_file', 'log_file_max_size', 'stderrthreshold', 'vmodule']);
 const KLOG_BOOL_FLAGS = new Set(['add_dir_header', 'alsologtostderr', 'logtostderr', 'one_output', 'skip_headers', 'skip_log_headers']);
 /** pflag string slices: a comma-separated value is several values. */
-const COMMA_LISTS = new Set(['oidc-extra-scope', 'listen-address', 'oidc-auth-request-extra-params']);
+const COMMA_LISTS = new Set(['oidc-extra-scope', 'listen-address', 'oidc-auth-request-extra-params', 'oidc-request-header']);
 
 export const TOKEN_FLAGS_HELP = `Flags (the same names as kubelogin's):
   --oidc-issuer-url=URL            issuer URL, exactly as the issuer reports it (required)
@@ -131,10 +137,13 @@ export const TOKEN_FLAGS_HELP = `Flags (the same names as kubelogin's):
   --oidc-extra-scope=SCOPE         extra scope to request, e.g. email or groups; repeatable, or a,b
                                    ("openid" and "offline_access" are always requested)
   --no-offline-access              do not request offline_access (issuers that refuse it, e.g. Google)
-  --grant-type=TYPE                auto (default), authcode, authcode-keyboard, device-code or password
+  --grant-type=TYPE                auto (default), authcode, authcode-keyboard, device-code, password or
+                                   client-credentials (a confidential client's own token; never a browser)
   --username=USER                  password grant: the user (the password: KUBECTL_OIDC_PASSWORD or a prompt)
   --oidc-auth-request-extra-params=KEY=VALUE   extra authorization request parameter; repeatable
   --oidc-use-access-token          put the access token, not the ID token, in the credential
+  --oidc-request-header=KEY=VALUE  HTTP header on every request to the issuer; repeatable
+  --oidc-use-pkce                  always use PKCE S256, even if the issuer does not list it
   --insecure-skip-tls-verify       do not verify the issuer's certificate (a security risk; warned on every login)
   --certificate-authority=FILE     PEM CA that signs the issuer's certificate; repeatable
   --certificate-authority-data=B64 the same, base64-encoded PEM; repeatable
@@ -198,8 +207,12 @@ function normalizeGoFlags(argv: readonly string[], notices: string[]): { args: s
       else if (!/^(false|0|f)$/i.test(value)) throw new OidcError('E_USAGE', `--${name} takes true or false, not ${JSON.stringify(value)}`);
       continue;
     }
-    if (COMMA_LISTS.has(name) && value !== undefined && value.includes(',')) {
-      for (const part of value.split(',')) if (part !== '') args.push(`--${name}=${part}`);
+    if (COMMA_LISTS.has(name)) {
+      // pflag splits a string slice in both spellings: --name=a,b and --name a,b.
+      // A next argument that starts with a dash is left to parseArgs, which names the missing value.
+      const list = value ?? (i + 1 < argv.length && !argv[i + 1]!.startsWith('-') ? argv[++i]! : undefined);
+      if (list === undefined) args.push(a);
+      else for (const part of list.split(',')) if (part !== '') args.push(`--${name}=${part}`);
       continue;
     }
     args.push(a);
@@ -260,14 +273,10 @@ export function parseTokenFlags(argv: string[], cwd: string, env: Record<string,
   const password = values.password ?? (env.KUBECTL_OIDC_PASSWORD || undefined);
   if (values.password !== undefined) notices.push('--password is visible to every local user (ps); use KUBECTL_OIDC_PASSWORD or the prompt');
   if (values['tls-renegotiation-once'] || values['tls-renegotiation-freely']) notices.push('--tls-renegotiation-* has no effect: Node.js allows the renegotiation a TLS 1.2 server asks for');
-  if (values['oidc-use-pkce']) notices.push('--oidc-use-pkce is deprecated in kubelogin; PKCE S256 is always used when the issuer supports it');
-  const pkce = values['oidc-pkce-method'] ?? 'auto';
-  const extra: Record<string, string> = {};
-  for (const kv of values['oidc-auth-request-extra-params'] ?? []) {
-    const i = kv.indexOf('=');
-    if (i <= 0) fail(`--oidc-auth-request-extra-params ${JSON.stringify(kv)} is not KEY=VALUE`);
-    extra[kv.slice(0, i)] = kv.slice(i + 1);
-  }
+  // kubelogin: --oidc-use-pkce forces S256 whatever --oidc-pkce-method says.
+  const pkce = values['oidc-use-pkce'] === true ? 'S256' : (values['oidc-pkce-method'] ?? 'auto');
+  const extra = keyValues('oidc-auth-request-extra-params', values['oidc-auth-request-extra-params']);
+  const requestHeaders = keyValues('oidc-request-header', values['oidc-request-header']);
   let listen = values['listen-address'];
   if (!listen && values['listen-port']) {
     listen = values['listen-port'].map((p) => `127.0.0.1:${p}`);
@@ -287,6 +296,7 @@ export function parseTokenFlags(argv: string[], cwd: string, env: Record<string,
       caData,
       offlineAccess: values['no-offline-access'] !== true,
       insecureSkipTlsVerify: values['insecure-skip-tls-verify'] === true,
+      requestHeaders,
     }),
     ui: parseUi({
       grantType,
@@ -311,6 +321,60 @@ export function parseTokenFlags(argv: string[], cwd: string, env: Record<string,
     notices,
   };
   return { help: false, debug, flags };
+}
+
+/** pflag's StringToString: KEY=VALUE, repeatable; the last value of a key wins. */
+function keyValues(flag: string, list: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) fail(`--${flag} ${JSON.stringify(kv)} is not KEY=VALUE`);
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+/** Flags whose value is a path (kubelogin expands ~ in them): written back absolute. */
+const PATH_FLAGS: ReadonlySet<string> = new Set(['oidc-client-secret-file', 'certificate-authority', 'local-server-cert', 'local-server-key', 'token-cache-dir']);
+
+/** Flags of one run that `setup` does not write into a kubeconfig (which every kubectl command runs), and why. */
+export const NOT_WRITTEN: Readonly<Partial<Record<keyof typeof TOKEN_FLAGS, string>>> = {
+  help: 'not a setting',
+  debug: "setup's own diagnostics (add --debug to the kubeconfig by hand to debug every kubectl run)",
+  'force-refresh': 'it would refresh the token on every kubectl command',
+  password: 'a secret, which argv shows to every local user: set KUBECTL_OIDC_PASSWORD where kubectl runs, or get-token asks at the terminal',
+};
+
+/**
+ * The get-token arguments that reproduce exactly the flags the user gave, for `setup` to write into a
+ * kubeconfig: every flag in TOKEN_FLAGS order, Go-style spellings normalised (`--x=true`, `a,b` lists),
+ * paths made absolute, NOT_WRITTEN flags and klog's flags left out. A secret from a file stays a file
+ * flag and one from KUBECTL_OIDC_CLIENT_SECRET stays in the environment: `notes` says what must be set.
+ */
+export function tokenArgsToWrite(argv: string[], cwd: string, env: Record<string, string | undefined>): { args: string[]; notes: string[] } {
+  const home = env.HOME || homedir();
+  const { args: normalized } = normalizeGoFlags(argv, []);
+  const { values } = parseFlags(normalized, TOKEN_FLAGS, 'run `kubectl-oidc setup --help` for the flags');
+  const args: string[] = [];
+  const notes: string[] = [];
+  const given = values as Record<string, string | boolean | (string | boolean)[] | undefined>;
+  for (const name of Object.keys(TOKEN_FLAGS) as (keyof typeof TOKEN_FLAGS)[]) {
+    const v = given[name];
+    if (v === undefined || v === false) continue;
+    const why = NOT_WRITTEN[name];
+    if (why !== undefined) {
+      if (name === 'password') notes.push(`--password is not written into the kubeconfig: ${why}`);
+      continue;
+    }
+    for (const one of Array.isArray(v) ? v : [v]) {
+      if (one === true) args.push(`--${name}`);
+      else if (typeof one === 'string') args.push(`--${name}=${PATH_FLAGS.has(name) ? expandHome(one, cwd, home) : one}`);
+    }
+  }
+  if (values['oidc-client-secret'] === undefined && values['oidc-client-secret-file'] === undefined && env.KUBECTL_OIDC_CLIENT_SECRET) {
+    notes.push('the client secret came from KUBECTL_OIDC_CLIENT_SECRET and is not written into the kubeconfig: set it wherever kubectl runs');
+  }
+  return { args, notes };
 }
 
 const str = (v: unknown): v is string => typeof v === 'string';
@@ -354,6 +418,13 @@ export function parseProvider(v: unknown): ProviderConfig {
     insecureSkipTlsVerify: o.insecureSkipTlsVerify === true,
   };
   if (str(o.clientSecret) && o.clientSecret !== '') out.clientSecret = o.clientSecret;
+  const headers: Record<string, string> = {};
+  for (const [k, val] of Object.entries(obj(o.requestHeaders))) {
+    // Header names are tokens (RFC 9110) and values visible text: anything else would break the request or smuggle another header.
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k) || !str(val) || /[\u0000-\u0008\u000a-\u001f\u007f]/.test(val)) fail(`--oidc-request-header ${JSON.stringify(k)} is not a valid HTTP header`);
+    headers[k] = val;
+  }
+  if (Object.keys(headers).length > 0) out.requestHeaders = headers;
   return out;
 }
 

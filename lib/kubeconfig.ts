@@ -1,6 +1,7 @@
-import { chmodSync, copyFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { basename, delimiter, dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Document } from 'yaml';
 import { OidcError } from './errors.js';
@@ -101,12 +102,34 @@ export async function writeUserAndContext(path: string, want: { user: string; ex
   upsert('users', want.user, 'user', { exec: want.exec });
   upsert('contexts', want.context, 'context', { cluster: want.cluster, user: want.user });
   if (!changed) return { changed };
-  const mode = statSync(path).mode & 0o777;
-  const backup = `${path}.kubectl-oidc-${new Date().toISOString().replace(/[:.]/g, '-')}.bak`;
-  copyFileSync(path, backup);
-  chmodSync(backup, mode & 0o600);
-  const tmp = `${path}.kubectl-oidc.tmp`;
-  writeFileSync(tmp, doc.toString(), { mode });
-  renameSync(tmp, path);
+  // Both files are new names created exclusively with a random part (O_EXCL: a symlink or file planted
+  // there fails the create instead of being followed), 0600 as kubectl writes kubeconfigs, and the
+  // new kubeconfig in its own directory so that the rename is atomic.
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const backup = `${path}.kubectl-oidc-${stamp}-${randomBytes(4).toString('hex')}.bak`;
+  writeExclusive(backup, readFileSync(path));
+  const tmp = join(dirname(path), `.${basename(path)}.kubectl-oidc-${randomBytes(12).toString('hex')}.tmp`);
+  writeExclusive(tmp, Buffer.from(doc.toString()));
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already gone
+    }
+    throw err;
+  }
   return { changed, backup };
+}
+
+/** Write `data` to a new file at `file` (never an existing one, never through a symlink), mode 0600, fsynced. */
+function writeExclusive(file: string, data: Buffer): void {
+  const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -28,7 +28,12 @@ export async function handleRequest(req: Request, caller: Caller, ctx: HandlerCo
     case 'token': {
       const flags = req.op === 'exec' ? execFlags(req) : req;
       const t = await ctx.registry.getToken({ flags, interactive: req.interactive, env: pickEnv(req.env), caller });
-      if (!flags.useAccessToken) return { t: 'token', token: t.idToken, expiresAt: t.expiresAt };
+      if (!flags.useAccessToken) {
+        if (t.idToken === '') {
+          throw new OidcError('E_ISSUER_RESPONSE', 'the issuer returned no ID token for the client-credentials grant, only an access token', { hint: 'add --oidc-use-access-token to send the access token to Kubernetes' });
+        }
+        return { t: 'token', token: t.idToken, expiresAt: t.expiresAt };
+      }
       if (!t.accessToken) {
         throw new OidcError('E_ISSUER_RESPONSE', 'the issuer gave no access token, so --oidc-use-access-token has nothing to send', { hint: 'drop --oidc-use-access-token' });
       }

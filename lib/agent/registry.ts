@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import { readdir } from 'node:fs/promises';
 import type { Logger } from '../log.js';
 import type { CacheConfig, ProviderConfig, TokenFlags } from '../config.js';
@@ -97,9 +98,9 @@ export function createRegistry(deps: RegistryDeps) {
     const { provider, cache } = call.flags;
     const { key, cas } = await identities.resolve(provider);
     let entry = entries.get(key) ?? (await (creating.get(key) ?? create(key, provider, cas, cache)));
-    if (entry.provider.clientSecret !== provider.clientSecret) {
-      // The same identity with another client secret (the one setting outside the identity that the
-      // issuer client uses): the newest caller's is the one that works.
+    if (entry.provider.clientSecret !== provider.clientSecret || !isDeepStrictEqual(entry.provider.requestHeaders, provider.requestHeaders)) {
+      // The same identity with another client secret or request headers (the settings outside the
+      // identity that the issuer client uses): the newest caller's are the ones that work.
       void entry.issuer.close().catch(() => {});
       entry.issuer = createIssuer(provider, cas);
       entry.provider = provider;
@@ -429,6 +430,7 @@ function lazyIssuer(provider: ProviderConfig, cas: readonly string[], now: () =>
     deviceAuthorization: async (c) => (await get()).deviceAuthorization(c),
     pollDevice: async (d, c) => (await get()).pollDevice(d, c),
     passwordGrant: async (u, p, c) => (await get()).passwordGrant(u, p, c),
+    clientCredentialsGrant: async (e, c) => (await get()).clientCredentialsGrant(e, c),
     exchangeCode: async (p, c) => (await get()).exchangeCode(p, c),
     refreshGrant: async (rt, c) => (await get()).refreshGrant(rt, c),
     verify: async (t, o, c) => (await get()).verify(t, o, c),

@@ -28,8 +28,8 @@ Flags of login:
 ${TOKEN_FLAGS_HELP}
 `;
 
-/** The get-token flags of login and setup: given directly, or read from a kubeconfig user with --context/--user. */
-export async function tokenFlagsWithKubeconfig(io: Io, argv: string[]): Promise<{ help: true } | { help: false; flags: TokenFlags }> {
+/** The get-token flags of login and setup (typed, and the arguments they came from): given directly, or read from a kubeconfig user with --context/--user. */
+export async function tokenFlagsWithKubeconfig(io: Io, argv: string[]): Promise<{ help: true } | { help: false; flags: TokenFlags; args: string[] }> {
   const { values, rest } = takeFlags(argv, { strings: ['context', 'user', 'kubeconfig'], booleans: [] });
   let args = rest;
   if (typeof values.context === 'string' || typeof values.user === 'string') {
@@ -38,7 +38,7 @@ export async function tokenFlagsWithKubeconfig(io: Io, argv: string[]): Promise<
     args = [...(await getTokenArgsFrom(path, pick)).args, ...rest];
   }
   const parsed = parseTokenFlags(args, io.cwd, io.env);
-  return parsed.help ? { help: true } : { help: false, flags: parsed.flags };
+  return parsed.help ? { help: true } : { help: false, flags: parsed.flags, args };
 }
 
 /** Log in (or reuse the session) through the agent; the verified ID token and its expiry. */

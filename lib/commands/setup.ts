@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { OidcError } from '../errors.js';
 import { takeFlags } from '../cli.js';
-import { DEFAULT_LISTEN, TOKEN_FLAGS_HELP, type TokenFlags } from '../config.js';
+import { TOKEN_FLAGS_HELP, tokenArgsToWrite } from '../config.js';
 import { claimsOf, identityOf } from '../jwt.js';
 import { printable } from '../printable.js';
 import { currentCluster, kubeconfigPath, loadYaml, writeUserAndContext, type ExecEntry } from '../kubeconfig.js';
@@ -49,24 +49,6 @@ export function chooseClaims(issuerUrl: string, claims: Record<string, unknown>)
   return c;
 }
 
-/** The get-token args that reproduce these flags in a kubeconfig (absolute CA paths, defaults left out). */
-export function execArgsFor(f: TokenFlags): string[] {
-  const { provider: p, ui, cache } = f;
-  const args = ['get-token', `--oidc-issuer-url=${p.issuerUrl}`, `--oidc-client-id=${p.clientId}`];
-  if (p.clientSecret) args.push(`--oidc-client-secret=${p.clientSecret}`);
-  for (const s of p.extraScopes) args.push(`--oidc-extra-scope=${s}`);
-  for (const c of p.caFiles) args.push(`--certificate-authority=${c}`);
-  for (const d of p.caData) args.push(`--certificate-authority-data=${d}`);
-  if (ui.listenAddress.join() !== DEFAULT_LISTEN.join()) for (const l of ui.listenAddress) args.push(`--listen-address=${l}`);
-  if (ui.redirectUrl) args.push(`--oidc-redirect-url=${ui.redirectUrl}`);
-  if (ui.skipOpenBrowser) args.push('--skip-open-browser');
-  if (ui.browserCommand) args.push(`--browser-command=${ui.browserCommand}`);
-  if (ui.authenticationTimeoutSec !== 180) args.push(`--authentication-timeout-sec=${ui.authenticationTimeoutSec}`);
-  if (cache.dir) args.push(`--token-cache-dir=${cache.dir}`);
-  if (cache.storage !== 'auto') args.push(`--token-cache-storage=${cache.storage}`);
-  return args;
-}
-
 const shq = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 export async function setupCommand(io: Io): Promise<number> {
@@ -82,7 +64,12 @@ export async function setupCommand(io: Io): Promise<number> {
   const kubeconfig = typeof kcFlag === 'string' ? resolve(io.cwd, kcFlag) : kubeconfigPath(io.env);
   const flags = parsed.flags;
   const { provider } = flags;
-  if (provider.clientSecret) io.stderr('kubectl-oidc: note: the client secret goes into the printed command and the kubeconfig; a public client (Dex: public: true) needs none\n');
+  // Exactly the user's own flags (paths absolute), not a rebuild from the parsed settings: a secret from a file or the environment stays there.
+  const written = tokenArgsToWrite(parsed.args, io.cwd, io.env);
+  if (written.args.some((a) => a.startsWith('--oidc-client-secret='))) {
+    io.stderr('kubectl-oidc: note: --oidc-client-secret goes into the printed command and the kubeconfig; use --oidc-client-secret-file=FILE (or KUBECTL_OIDC_CLIENT_SECRET), or a public client (Dex: public: true) that needs none\n');
+  }
+  for (const n of written.notes) io.stderr(`kubectl-oidc: note: ${n}\n`);
 
   const reply = await loginNow(io, flags);
   const claims = claimsOf(reply.token);
@@ -94,7 +81,7 @@ export async function setupCommand(io: Io): Promise<number> {
   const { stringify } = await loadYaml();
   const context = `${name}@${cluster ?? 'CLUSTER'}`;
   const username = printable(`${choice.username.prefix}${String(claims[choice.username.claim])}`, 512); // issuer text, into YAML and comments
-  const exec: ExecEntry = { apiVersion: 'client.authentication.k8s.io/v1', command: 'kubectl-oidc', args: execArgsFor(flags), interactiveMode: 'IfAvailable' };
+  const exec: ExecEntry = { apiVersion: 'client.authentication.k8s.io/v1', command: 'kubectl-oidc', args: ['get-token', ...written.args], interactiveMode: 'IfAvailable' };
 
   const out: string[] = [];
   const say = (...lines: string[]) => out.push(...lines);

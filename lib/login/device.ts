@@ -1,6 +1,7 @@
 import type { IssuerClient } from '../oidc/issuer.js';
 import type { TokenSet } from '../store/types.js';
-import { present, type LoginIo, type LoginRequest } from './authcode.js';
+import { OidcError } from '../errors.js';
+import { present, raceSignal, type LoginIo, type LoginRequest } from './authcode.js';
 import { tokensOf } from './grant.js';
 import { printable } from '../printable.js';
 
@@ -15,6 +16,10 @@ export async function loginWithDeviceCode(issuer: IssuerClient, req: LoginReques
   // The issuer's URLs are untrusted text: opened only when on the issuer's own https origin
   // (present checks), shown escaped in any case. userCode came printable from the issuer client.
   const until = new AbortController();
+  // --authentication-timeout-sec bounds the wait, as for the browser login: the issuer's device code
+  // may live far longer (10 minutes is common), and nobody should wait that long for a login nobody does.
+  const timeoutMs = req.ui.authenticationTimeoutSec * 1000;
+  const stop = new AbortController();
   try {
     if (d.verificationUriComplete) {
       if (openBrowser) await present(d.verificationUriComplete, req, io, { what: `approve this device (code ${d.userCode})`, allowedOrigins: [issuer.issuerUrl], until: until.signal });
@@ -23,9 +28,18 @@ export async function loginWithDeviceCode(issuer: IssuerClient, req: LoginReques
       if (openBrowser) await present(d.verificationUri, req, io, { what: `enter the code ${d.userCode}`, allowedOrigins: [issuer.issuerUrl], until: until.signal });
       else io.show(`To log in, open ${printable(d.verificationUri, 4000)} on any device and enter the code ${d.userCode} (within ${minutes} min)`);
     }
-    const grant = await issuer.pollDevice(d, call);
+    const poll = issuer.pollDevice(d, { ...call, signal: AbortSignal.any([signal, stop.signal]) });
+    poll.catch(() => {}); // abandoned on a timeout: its rejection is expected and unread
+    const grant = await raceSignal(poll, signal, {
+      ms: timeoutMs,
+      error: () =>
+        new OidcError('E_LOGIN_TIMEOUT', `nobody approved the device login within ${Math.round(timeoutMs / 1000)} s`, {
+          hint: 'run the command again and approve the code in time (or raise --authentication-timeout-sec)',
+        }),
+    });
     return await tokensOf(issuer, grant, undefined, call);
   } finally {
+    stop.abort();
     until.abort();
   }
 }

@@ -6,6 +6,7 @@ import { loginWithBrowser, type LoginIo, type LoginRequest } from './authcode.js
 import { loginWithDeviceCode } from './device.js';
 import { loginWithKeyboard } from './keyboard.js';
 import { loginWithPassword } from './password.js';
+import { loginWithClientCredentials } from './client-credentials.js';
 import { isWsl } from './browser.js';
 
 export type { LoginIo, LoginRequest } from './authcode.js';
@@ -18,28 +19,57 @@ export function browserCanOpen(req: LoginRequest): boolean {
   return Boolean(req.env.DISPLAY || req.env.WAYLAND_DISPLAY) || isWsl();
 }
 
+/** Where to send people who must log in elsewhere. */
+const LOGIN_HINT = 'run `kubectl oidc login` (with the same flags, or --context=NAME) in a terminal, then run this again';
+
 /**
- * Which flow `--grant-type=auto` takes, and why: the browser when a person is at a terminal (or a
- * browser command was configured) and a browser can open; else the device code when the issuer
- * offers it; else nothing (a clear "login required" rather than a browser tab from a background tool).
+ * Which flow `--grant-type=auto` takes, and why:
+ * - a browser that can open (a display, $BROWSER or --browser-command; not --skip-open-browser):
+ *   the browser login, even for a caller that is not interactive (an IDE, k9s on a desktop), as
+ *   kubelogin does: the person sees the tab, and the session's cool-down keeps a background tool
+ *   from opening more than one;
+ * - no such browser, and a person at a terminal: the URL printed (--skip-open-browser), else the
+ *   device code when the issuer offers it;
+ * - no such browser and nobody at a terminal (spec.interactive false, no TTY): nobody could see a
+ *   URL or a code, so "login required" at once, before any request to the issuer, rather than a
+ *   login that waits minutes for nobody.
  */
 export async function chooseGrant(issuer: IssuerClient, req: LoginRequest, signal: AbortSignal): Promise<{ grant: Exclude<GrantType, 'auto'>; why: string }> {
   if (req.ui.grantType !== 'auto') return { grant: req.ui.grantType, why: `--grant-type=${req.ui.grantType}` };
-  const canOpen = browserCanOpen(req) || req.ui.skipOpenBrowser;
-  if (canOpen && (req.interactive || req.ui.browserCommand)) {
-    return { grant: 'authcode', why: req.interactive ? 'you are at a terminal and a browser can open' : 'a --browser-command is configured' };
+  const browser = !req.ui.skipOpenBrowser && browserCanOpen(req);
+  if (browser) {
+    return { grant: 'authcode', why: req.interactive ? 'you are at a terminal and a browser can open' : req.ui.browserCommand ? 'a --browser-command is configured' : 'a browser can open here' };
   }
+  if (!req.interactive) {
+    const noBrowser = req.ui.skipOpenBrowser ? '--skip-open-browser is set' : 'no browser can open here (no DISPLAY, WAYLAND_DISPLAY or BROWSER)';
+    throw new OidcError('E_LOGIN_REQUIRED', `login required: run \`kubectl oidc login\` (kubectl is not interactive here and ${noBrowser})`, { hint: LOGIN_HINT });
+  }
+  if (req.ui.skipOpenBrowser) return { grant: 'authcode', why: '--skip-open-browser: the URL is printed for you to open' };
   const caps = await issuer.capabilities({ network: req.env, signal });
-  if (caps.deviceCode) {
-    return { grant: 'device-code', why: canOpen ? 'kubectl is not interactive here (no terminal), and the issuer offers the device code grant' : 'no browser can open here (no DISPLAY, no BROWSER), and the issuer offers the device code grant' };
-  }
-  throw new OidcError('E_LOGIN_REQUIRED', `login required: ${canOpen ? 'kubectl is not interactive here' : 'no browser can open here'} and the issuer offers no device code grant`, {
-    hint: 'run `kubectl oidc login` (with the same flags) in a terminal, or pass --grant-type=authcode-keyboard',
+  if (caps.deviceCode) return { grant: 'device-code', why: 'no browser can open here (no DISPLAY, no BROWSER), and the issuer offers the device code grant' };
+  throw new OidcError('E_LOGIN_REQUIRED', 'login required: no browser can open here and the issuer offers no device code grant', {
+    hint: 'run `kubectl oidc login` where a browser can open, or pass --grant-type=authcode-keyboard or --skip-open-browser',
   });
 }
 
 /** One login, with the flow the caller asked for (or auto picked), said on the way. */
 export async function login(issuer: IssuerClient, req: LoginRequest, io: LoginIo, signal: AbortSignal): Promise<TokenSet> {
+  try {
+    return await loginWith(issuer, req, io, signal);
+  } catch (err) {
+    // The caller's backstop (a little after --authentication-timeout-sec) ended a login still busy,
+    // say on a slow issuer: say that, not the runtime's "The operation was aborted due to timeout".
+    if (signal.aborted && (signal.reason as { name?: unknown } | undefined)?.name === 'TimeoutError' && !(err instanceof OidcError && err.code === 'E_LOGIN_TIMEOUT')) {
+      throw new OidcError('E_LOGIN_TIMEOUT', `the login did not finish within ${req.ui.authenticationTimeoutSec} s`, {
+        cause: err,
+        hint: 'run the command again (or raise --authentication-timeout-sec)',
+      });
+    }
+    throw err;
+  }
+}
+
+async function loginWith(issuer: IssuerClient, req: LoginRequest, io: LoginIo, signal: AbortSignal): Promise<TokenSet> {
   if (issuer.insecure) {
     io.show('kubectl-oidc: WARNING: --insecure-skip-tls-verify is set: the issuer\'s certificate is not checked, so anyone on the network path can pose as it and get your credentials');
   }
@@ -55,5 +85,7 @@ export async function login(issuer: IssuerClient, req: LoginRequest, io: LoginIo
       return loginWithDeviceCode(issuer, req, io, signal, req.ui.grantType === 'device-code' && !req.ui.skipOpenBrowser);
     case 'password':
       return loginWithPassword(issuer, req, signal);
+    case 'client-credentials':
+      return loginWithClientCredentials(issuer, req, signal);
   }
 }

@@ -51,6 +51,8 @@ export interface IssuerClient {
   pollDevice(d: DeviceAuthorization, call: Call): Promise<GrantResponse>;
   /** The resource owner password grant (Dex's password connector). */
   passwordGrant(username: string, password: string, call: Call): Promise<GrantResponse>;
+  /** The client credentials grant (a confidential client's own token); `extra`: kubelogin's endpoint parameters. */
+  clientCredentialsGrant(extra: Record<string, string>, call: Call): Promise<GrantResponse>;
   /** The code grant; its answer is verified by the caller with `verify` (the nonce is the login's). */
   exchangeCode(p: { code: string; redirectUri: string; codeVerifier?: string }, call: Call): Promise<GrantResponse>;
   /** Spends `refreshToken`. A 4xx answer is E_REFRESH_REJECTED, whatever its body (some issuers send none). */
@@ -99,7 +101,7 @@ export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): 
     if (h) {
       https.delete(id); // most recently used last
     } else {
-      h = makeHttp({ cas: deps.cas, network, timeoutMs: REQUEST_TIMEOUT_MS, insecure: provider.insecureSkipTlsVerify });
+      h = withHeaders(makeHttp({ cas: deps.cas, network, timeoutMs: REQUEST_TIMEOUT_MS, insecure: provider.insecureSkipTlsVerify }));
       while (https.size >= MAX_HTTP_CLIENTS) {
         const [oldId, old] = https.entries().next().value!;
         https.delete(oldId);
@@ -113,6 +115,23 @@ export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): 
   const fetchFor = (call: Call): oc.CustomFetch => {
     const http = httpFor(call.network);
     return (url, init) => http.fetch(url, { ...init, signal: init.signal ? AbortSignal.any([init.signal, call.signal]) : call.signal });
+  };
+  /**
+   * --oidc-request-header on every request to the issuer: wrapped around each HTTP client, so that
+   * openid-client's requests (discovery, token, device, revocation) and the key set fetch all carry
+   * them. The protocol's own headers (Content-Type, the client's Authorization) are never replaced.
+   */
+  const extraHeaders = Object.entries(provider.requestHeaders ?? {});
+  const withHeaders = (h: Http): Http => {
+    if (extraHeaders.length === 0) return h;
+    return {
+      fetch: (url, init) => {
+        const headers = new Headers(init.headers);
+        for (const [k, v] of extraHeaders) if (!headers.has(k)) headers.set(k, v);
+        return h.fetch(url, { ...init, headers });
+      },
+      close: () => h.close(),
+    };
   };
   const clientMetadata = provider.clientSecret ? { client_secret: provider.clientSecret } : undefined;
   const clientAuth = () => (provider.clientSecret ? undefined : oc.None());
@@ -233,6 +252,28 @@ export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): 
           });
         }
         throw issuerError(err, 'the password grant');
+      }
+    },
+
+    async clientCredentialsGrant(extra, call) {
+      if (!provider.clientSecret) {
+        throw new OidcError('E_USAGE', 'the client-credentials grant needs the client secret', { hint: 'pass --oidc-client-secret-file=FILE or set KUBECTL_OIDC_CLIENT_SECRET' });
+      }
+      const { config } = await configFor(call);
+      try {
+        // kubelogin sends the extra scopes (no offline_access: there is nothing to refresh) and --oidc-auth-request-extra-params.
+        const scope = provider.extraScopes.join(' ');
+        return grant(await oc.clientCredentialsGrant(config, { ...extra, ...(scope ? { scope } : {}) }));
+      } catch (err) {
+        const status = statusOf(err);
+        if (status !== undefined && status >= 400 && status < 500) {
+          const oauth = (err as { error?: unknown }).error;
+          throw new OidcError('E_LOGIN_FAILED', `the issuer refused the client-credentials grant${typeof oauth === 'string' ? ` (${clean(oauth)})` : ` (HTTP ${status})`}`, {
+            cause: err,
+            hint: 'check the client ID and secret, and that the client may use the client_credentials grant',
+          });
+        }
+        throw issuerError(err, 'the client-credentials grant');
       }
     },
 

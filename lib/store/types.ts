@@ -1,5 +1,6 @@
 /** What a session needs to resume without a login. Kept small: one keyring item must stay well under 2 KiB-ish limits. */
 export interface TokenSet {
+  /** Empty only for a client-credentials session whose issuer returned no ID token (then accessToken is set). */
   idToken: string;
   /** Absent when the issuer gave none (no offline_access). */
   refreshToken?: string;
@@ -29,7 +30,8 @@ export interface TokenStore {
 export function parseTokenSet(value: unknown): TokenSet | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const v = value as Record<string, unknown>;
-  if (typeof v.idToken !== 'string' || v.idToken.length === 0) return undefined;
+  // An empty ID token only with an access token: a client-credentials grant whose issuer returns no ID token.
+  if (typeof v.idToken !== 'string' || (v.idToken.length === 0 && !(typeof v.accessToken === 'string' && v.accessToken.length > 0))) return undefined;
   if (typeof v.expiresAt !== 'number' || !Number.isFinite(v.expiresAt)) return undefined;
   if (typeof v.issuedAt !== 'number' || !Number.isFinite(v.issuedAt)) return undefined;
   if (v.refreshToken !== undefined && typeof v.refreshToken !== 'string') return undefined;

@@ -99,10 +99,11 @@ test('device code: the URL is printed before polling, the person approves it in 
     assert.equal(launches.length, 1, 'only the browser the test played; the plugin opened none');
   });
 
-  await t.test('auto, a non-interactive caller with no browser command and no DISPLAY/BROWSER: device code, and it says why', async () => {
+  // A caller nobody watches (spec.interactive false) gets "login required" instead: test/e2e/grants.test.ts.
+  await t.test('auto, a person at a terminal with no browser command and no DISPLAY/BROWSER: device code, and it says why', async () => {
     await w.plugin(['logout', ...w.tokenArgs]);
     const before = { ...w.issuer.stats.tokenRequests };
-    const p = livePlugin(w, ['get-token', ...without(w, '--browser-command')], { ...execInfo(false), DISPLAY: undefined, WAYLAND_DISPLAY: undefined, BROWSER: undefined });
+    const p = livePlugin(w, ['get-token', ...without(w, '--browser-command')], { ...execInfo(true), DISPLAY: undefined, WAYLAND_DISPLAY: undefined, BROWSER: undefined });
     const m = await p.waitFor(/(https:\/\/\S+\/device\S*)/);
     await playBrowser(w, m[1]!);
     const r = await p.done;

@@ -87,6 +87,20 @@ test('setup', { skip, timeout: 180_000 }, async (t) => {
     assert.match(out, /--exec-command=kubectl-oidc --exec-arg=get-token /);
   });
 
+  await t.test('the printed set-credentials carries every flag given, paths made absolute (issue 16.3)', async () => {
+    // Settings outside the session's identity: the session from the first setup serves, no new login.
+    const extra = ['--oidc-use-access-token', '--oidc-redirect-url-hostname=127.0.0.1', '--oidc-pkce-method=S256', '--grant-type=authcode', '--oidc-request-header=X-Tenant=blue',
+      '--authentication-timeout-sec=60', '--local-server-cert=rel/cert.pem', '--local-server-key=rel/key.pem'];
+    const launches = await w.launches();
+    const r = await w.plugin(['setup', ...w.tokenArgs, ...extra], { env: { KUBECONFIG: base } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await w.launches(), launches, 'no new login');
+    const line = section(r.stdout, 'Add the exec user').find((l) => l.startsWith('kubectl config set-credentials'))!;
+    const printed = [...line.matchAll(/--exec-arg=('(?:[^']|'\\'')*'|\S+)/g)].map((m) => m[1]!.replace(/^'|'$/g, '').replace(/'\\''/g, "'"));
+    const abs = (f: string) => join(process.cwd(), f);
+    for (const a of [...w.tokenArgs, ...extra.map((a) => a.replace(/=(rel\/.*)$/, (_, f: string) => `=${abs(f)}`))]) assert.ok(printed.includes(a), `${a} in: ${line}`);
+  });
+
   const want = { username: 'alice@example.com', groups: ['developers', 'kubectl-oidc:users', 'system:authenticated'] };
   await t.test('the printed flags and the printed AuthenticationConfiguration accept the token as the same user and groups', async () => {
     const { settings, caFile } = flagsToOptions(section(out, 'kube-apiserver flags'));

@@ -23,6 +23,8 @@ import { spkiHash } from './ca.js';
 export const PUBLIC_CLIENT_ID = 'kubectl-oidc';
 export const SECRET_CLIENT_ID = 'kubectl-oidc-secret';
 export const CLIENT_SECRET = 'kubectl-oidc-test-secret';
+/** A confidential client that may use only the client credentials grant (secret: CLIENT_SECRET). */
+export const SERVICE_CLIENT_ID = 'kubectl-oidc-service';
 export const DEFAULT_GROUPS = ['developers', 'kubectl-oidc:users'];
 /** The one password of the `password` grant (RFC 6749 §4.3, Dex's password connector), for any login. */
 export const PASSWORD_FOR_TESTS = 'rig-password-for-tests';
@@ -98,7 +100,9 @@ export interface RevocationRequest {
  */
 export interface IssuerStats {
   authorizations: number;
-  tokenRequests: { authorization_code: number; refresh_token: number; device_code: number; password: number; other: number };
+  tokenRequests: { authorization_code: number; refresh_token: number; device_code: number; password: number; client_credentials: number; other: number };
+  /** Every counted request (discovery, keys, token, device, revocation, and the browser's authorization), with its headers. */
+  requests: { route: string; headers: IncomingMessage['headers'] }[];
   refreshFailures: number;
   discovery: number;
   jwks: number;
@@ -161,7 +165,8 @@ export interface TestIssuer {
 function emptyStats(): IssuerStats {
   return {
     authorizations: 0,
-    tokenRequests: { authorization_code: 0, refresh_token: 0, device_code: 0, password: 0, other: 0 },
+    tokenRequests: { authorization_code: 0, refresh_token: 0, device_code: 0, password: 0, client_credentials: 0, other: 0 },
+    requests: [],
     refreshFailures: 0,
     discovery: 0,
     jwks: 0,
@@ -172,7 +177,7 @@ function emptyStats(): IssuerStats {
 
 function grantKind(grantType: string): keyof IssuerStats['tokenRequests'] {
   if (grantType === 'urn:ietf:params:oauth:grant-type:device_code') return 'device_code';
-  return grantType === 'authorization_code' || grantType === 'refresh_token' || grantType === 'password'
+  return grantType === 'authorization_code' || grantType === 'refresh_token' || grantType === 'password' || grantType === 'client_credentials'
     ? grantType
     : 'other';
 }
@@ -381,6 +386,14 @@ export async function startIssuer(opts: IssuerOptions): Promise<TestIssuer> {
         response_types: ['code'],
         redirect_uris: REDIRECT_URIS,
       },
+      {
+        client_id: SERVICE_CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+      },
     ],
     jwks: { keys: [signingJwk as never] },
     cookies: { keys: [randomBytes(16).toString('hex')] },
@@ -411,6 +424,7 @@ export async function startIssuer(opts: IssuerOptions): Promise<TestIssuer> {
         },
       },
       revocation: { enabled: true },
+      clientCredentials: { enabled: true },
     },
     interactions: { policy },
     findAccount: (_ctx, id) => accountFor(id, groups, opts.claims),
@@ -563,6 +577,7 @@ export async function startIssuer(opts: IssuerOptions): Promise<TestIssuer> {
       const v = param(name);
       return typeof v === 'string' && v !== '' ? v : undefined;
     };
+    stats.requests.push({ route, headers });
     if (route === 'authorization') stats.authorizations++;
     else if (route === 'discovery') stats.discovery++;
     else if (route === 'jwks') stats.jwks++;

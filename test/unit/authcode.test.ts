@@ -34,6 +34,9 @@ function fakeIssuer(): IssuerClient & { codes: string[] } {
     async passwordGrant() {
       throw new Error('not used');
     },
+    async clientCredentialsGrant() {
+      throw new Error('not used');
+    },
     async revoke() {
       return 'unsupported' as const;
     },

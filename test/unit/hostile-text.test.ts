@@ -171,6 +171,7 @@ function deviceIssuer(d: Partial<DeviceAuthorization>): IssuerClient {
       throw new Error('denied');
     },
     passwordGrant: no,
+    clientCredentialsGrant: no,
     exchangeCode: no,
     refreshGrant: no,
     verify: no,

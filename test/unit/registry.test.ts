@@ -28,6 +28,7 @@ function setup(opts: { maxSessions?: number; idleMs?: number; now?: () => number
       deviceAuthorization: async () => assert.fail('no device flow expected'),
       pollDevice: async () => assert.fail('no device flow expected'),
       passwordGrant: async () => assert.fail('no password grant expected'),
+      clientCredentialsGrant: async () => assert.fail('no client-credentials grant expected'),
       exchangeCode: async () => assert.fail('no code exchange expected'),
       refreshGrant: async () => assert.fail('no refresh expected'),
       verify: async () => assert.fail('no verify expected'),
