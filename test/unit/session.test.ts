@@ -312,3 +312,16 @@ test('logout during a refresh: the refresh does not write the session back', asy
   assert.equal(await r.store.load('k'), undefined);
   assert.equal(s.peek(), undefined);
 });
+
+// ---- Issue 17 item 4: an exp read back from the store is bounded too -------------------------
+
+test('a stored ID token whose exp is years ahead (written before exp was bounded) is not served: its refresh token gets a verified one', async () => {
+  const r = rig();
+  const t0 = await new Session(r.deps).getToken(r.ctx());
+  await r.store.save('k', { ...t0, expiresAt: t0.issuedAt + 1000 * 86_400 });
+  const t = await new Session(r.deps).getToken(r.ctx(false));
+  assert.notEqual(t.idToken, t0.idToken, 'the stored token is not served');
+  assert.equal(r.counts.refresh, 1);
+  assert.equal(r.counts.login, 1, 'no new login');
+  assert.equal(t.expiresAt, t.issuedAt + 3600);
+});
