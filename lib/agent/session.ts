@@ -187,12 +187,17 @@ export class Session {
         }
         // The old refresh token is spent. Keep the new one before anything else can fail (a key-set
         // outage during verification, a crash): with Dex's rotation, losing it means a new login.
-        const rotated: TokenSet = { ...base, ...(grant.refreshToken ? { refreshToken: grant.refreshToken } : {}), ...accessOf(grant, this.nowSec()) };
+        // Only the refresh token: nothing else of an answer is used before it is verified.
+        const rotated: TokenSet = { ...base, ...(grant.refreshToken ? { refreshToken: grant.refreshToken } : {}) };
         if (grant.refreshToken && grant.refreshToken !== base.refreshToken) await this.save(rotated, generation);
+        // An answer the issuer client refused (malformed): the new refresh token above is kept, the rest is not used.
+        if (grant.rejected) throw grant.rejected;
         if (!grant.idToken) {
           this.refreshGivesNoIdToken = true;
           this.deps.log.warn(`session ${this.short}: the issuer's refresh answer had no ID token (kubelogin#536); a login will be needed when this one expires`);
-          return rotated;
+          const withAccess: TokenSet = { ...rotated, ...accessOf(grant, this.nowSec()) };
+          if (grant.accessToken) await this.save(withAccess, generation);
+          return withAccess;
         }
         let v: VerifiedIdToken;
         try {
@@ -200,7 +205,13 @@ export class Session {
         } catch (err) {
           // An outage: the next try refreshes again, with the new refresh token. Anything else is a token we must not use.
           // A key set that is down, garbled or cut short (E_ISSUER_*) says nothing against the token: keep the session.
-          if (!isTransient(err) && isOidcError(err, 'E_ID_TOKEN_INVALID')) await this.end(generation, `the refreshed ID token was rejected (${(err as Error).message})`);
+          // A rejected token (bad aud, exp, signature) is not served. While the current ID token is still
+          // valid the session keeps it and the rotated refresh token saved above (the issuer may mend);
+          // once it has expired, refreshing again would only repeat this: the session ends, a login follows.
+          if (!isTransient(err) && isOidcError(err, 'E_ID_TOKEN_INVALID')) {
+            if (base.expiresAt - 5 > this.nowSec()) this.deps.log.warn(`session ${this.short}: the refreshed ID token was rejected (${(err as Error).message}); keeping the current one until it expires`);
+            else await this.end(generation, `the refreshed ID token was rejected (${(err as Error).message})`);
+          }
           throw err;
         }
         const before = claimsOf(base.idToken);
