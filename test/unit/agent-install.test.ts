@@ -33,7 +33,7 @@ function verify(unitText: string, dir: string): { status: number | null; stderr:
   return { status: r.status, stderr: r.stderr };
 }
 
-test('systemd: an executable under each hostile directory name is the one ExecStart runs (systemd-analyze verify finds it)', { skip: existsSync(SYSTEMD_ANALYZE) ? false : `${SYSTEMD_ANALYZE} is missing` }, () => {
+test('systemd: an executable under each hostile directory name is the one ExecStart runs (systemd-analyze verify finds it, or env for a quote or backslash)', { skip: existsSync(SYSTEMD_ANALYZE) ? false : `${SYSTEMD_ANALYZE} is missing` }, () => {
   const base = mkdtempSync(join(tmpdir(), 'ko-unit-esc-'));
   for (const [i, name] of HOSTILE_NAMES.entries()) {
     const dir = join(base, String(i));
@@ -45,6 +45,7 @@ test('systemd: an executable under each hostile directory name is the one ExecSt
     for (const command of [[exe], [exe, join(exeDir, 'entry.cjs')]]) {
       const text = systemdUnit(command);
       assert.equal(text.split('\n').filter((l) => l.startsWith('ExecStart=')).length, 1);
+      assert.equal(/^ExecStart=\/usr\/bin\/env /m.test(text), /["'\\]/.test(exe), 'env only for a path systemd would refuse');
       const v = verify(text, dir);
       assert.equal(v.status, 0, `${JSON.stringify(name)}: ${v.stderr}\n${text}`);
       assert.equal(v.stderr.trim(), '', `${JSON.stringify(name)}: no warnings (quoting, escapes, specifiers)`);
