@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # qemu-user-static and the arm64 C/C++ runtime: the release runs its linux/arm64 executable under qemu;
 # systemd: systemd-analyze verifies the unit that `agent install` writes; git: the npm pack test clones.
-debs=(chromium gnome-keyring dbus dbus-daemon dbus-bin qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross systemd git tinyproxy)
+debs=(chromium gnome-keyring dbus dbus-daemon dbus-bin qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross systemd git tinyproxy python3)
 missing=()
 for p in "${debs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

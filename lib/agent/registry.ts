@@ -18,6 +18,7 @@ import { findKubeloginSession, kubeloginCacheDir } from '../store/kubelogin.js';
 import { loadCustomCAs } from '../oidc/ca.js';
 import { createIdentities } from './identity.js';
 import { Session, refreshMargin } from './session.js';
+import { timerDelay } from '../time.js';
 
 /**
  * The login flows, loaded on the first login: they bring the HTTP servers and child_process, which an
@@ -187,6 +188,8 @@ export function createRegistry(deps: RegistryDeps) {
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
       entry.nextRefreshAt = undefined;
+      // An ID token living past setTimeout's 24.8 days: the clamped timer fired early, plan again.
+      if (timerDelay(delay) < delay) return schedule(entry);
       entry.session
         .refresh(entry.network)
         .then((next) => {
@@ -200,7 +203,7 @@ export function createRegistry(deps: RegistryDeps) {
           deps.log.warn(`session ${entry.key.slice(0, 8)}: background refresh failed: ${err.message}`);
           schedule(entry);
         });
-    }, delay);
+    }, timerDelay(delay));
     entry.timer.unref();
   }
 

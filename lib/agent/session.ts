@@ -8,6 +8,7 @@ import { accessOf } from '../login/grant.js';
 import type { TokenSet, TokenStore } from '../store/types.js';
 import type { Release } from '../store/lock.js';
 import type { Caller } from '../protocol.js';
+import { MAX_ID_TOKEN_LIFETIME_SEC } from '../time.js';
 
 /** Seconds before `exp` at which a token stops being handed out: 1/4 of its lifetime, at most 5 minutes. */
 export function refreshMargin(t: TokenSet): number {
@@ -103,9 +104,22 @@ export class Session {
     return this.deps.now() / 1000;
   }
 
+  /**
+   * The store's tokens, with an exp that no verified token could have (written before exp was
+   * bounded, or edited) counted as expired: the refresh token then fetches one that is verified.
+   */
+  private async loadStored(): Promise<TokenSet | undefined> {
+    const t = await this.store.load(this.deps.key);
+    if (t && t.expiresAt > this.nowSec() + MAX_ID_TOKEN_LIFETIME_SEC) {
+      this.deps.log.warn(`session ${this.short}: the stored ID token's expiry is more than ${MAX_ID_TOKEN_LIFETIME_SEC / 86_400} days ahead; treating it as expired`);
+      return { ...t, expiresAt: 0, issuedAt: 0 };
+    }
+    return t;
+  }
+
   private async load(caller: Caller): Promise<void> {
     if (this.loaded) return;
-    this.tokens = await this.store.load(this.deps.key);
+    this.tokens = await this.loadStored();
     if (!this.tokens && this.deps.adopt) {
       // A session another tool (kubelogin) left: its refresh token, with an expiry in the past, so the
       // normal refresh below spends it under the lock and verifies the ID token that comes back.
@@ -156,7 +170,7 @@ export class Session {
       const release = await this.deps.lock(30_000);
       try {
         signal.throwIfAborted();
-        const stored = await this.store.load(this.deps.key);
+        const stored = await this.loadStored();
         if (stored && stored.idToken !== force?.idToken && stored.idToken !== this.tokens?.idToken && isFresh(stored, this.nowSec())) {
           this.tokens = stored;
           return stored;
@@ -173,12 +187,17 @@ export class Session {
         }
         // The old refresh token is spent. Keep the new one before anything else can fail (a key-set
         // outage during verification, a crash): with Dex's rotation, losing it means a new login.
-        const rotated: TokenSet = { ...base, ...(grant.refreshToken ? { refreshToken: grant.refreshToken } : {}), ...accessOf(grant, this.nowSec()) };
+        // Only the refresh token: nothing else of an answer is used before it is verified.
+        const rotated: TokenSet = { ...base, ...(grant.refreshToken ? { refreshToken: grant.refreshToken } : {}) };
         if (grant.refreshToken && grant.refreshToken !== base.refreshToken) await this.save(rotated, generation);
+        // An answer the issuer client refused (malformed): the new refresh token above is kept, the rest is not used.
+        if (grant.rejected) throw grant.rejected;
         if (!grant.idToken) {
           this.refreshGivesNoIdToken = true;
           this.deps.log.warn(`session ${this.short}: the issuer's refresh answer had no ID token (kubelogin#536); a login will be needed when this one expires`);
-          return rotated;
+          const withAccess: TokenSet = { ...rotated, ...accessOf(grant, this.nowSec()) };
+          if (grant.accessToken) await this.save(withAccess, generation);
+          return withAccess;
         }
         let v: VerifiedIdToken;
         try {
@@ -186,7 +205,13 @@ export class Session {
         } catch (err) {
           // An outage: the next try refreshes again, with the new refresh token. Anything else is a token we must not use.
           // A key set that is down, garbled or cut short (E_ISSUER_*) says nothing against the token: keep the session.
-          if (!isTransient(err) && isOidcError(err, 'E_ID_TOKEN_INVALID')) await this.end(generation, `the refreshed ID token was rejected (${(err as Error).message})`);
+          // A rejected token (bad aud, exp, signature) is not served. While the current ID token is still
+          // valid the session keeps it and the rotated refresh token saved above (the issuer may mend);
+          // once it has expired, refreshing again would only repeat this: the session ends, a login follows.
+          if (!isTransient(err) && isOidcError(err, 'E_ID_TOKEN_INVALID')) {
+            if (base.expiresAt - 5 > this.nowSec()) this.deps.log.warn(`session ${this.short}: the refreshed ID token was rejected (${(err as Error).message}); keeping the current one until it expires`);
+            else await this.end(generation, `the refreshed ID token was rejected (${(err as Error).message})`);
+          }
           throw err;
         }
         const before = claimsOf(base.idToken);
@@ -262,7 +287,7 @@ export class Session {
       const release = await this.deps.lock(timeoutMs + 30_000);
       try {
         // Someone else (another agent, an in-process fallback) may have logged in while we waited.
-        const stored = await this.store.load(this.deps.key);
+        const stored = await this.loadStored();
         if (stored && isFresh(stored, this.nowSec()) && stored.idToken !== this.tokens?.idToken) {
           this.tokens = stored;
           return stored;
@@ -294,7 +319,7 @@ export class Session {
   async moveTo(next: TokenStore): Promise<void> {
     const release = await this.deps.lock(30_000);
     try {
-      const tokens = this.loaded ? this.tokens : await this.store.load(this.deps.key);
+      const tokens = this.loaded ? this.tokens : await this.loadStored();
       if (tokens) await next.save(this.deps.key, tokens);
       await this.store.delete(this.deps.key).catch((err: Error) => this.deps.log.warn(`session ${this.short}: ${err.message}`));
       this.store = next;

@@ -33,10 +33,52 @@ export interface ServiceFile {
   disable: string[][];
 }
 
-/** systemd's ExecStart quoting: specifiers (%) and variables ($) doubled, quotes where needed. */
-function systemdArg(arg: string): string {
-  const escaped = arg.replace(/%/g, '%%').replace(/\$/g, '$$$$');
-  return /^[A-Za-z0-9_@+=:,./-]+$/.test(arg) ? escaped : `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+/**
+ * What no unit or plist may carry: control characters (a newline would start a new directive in a
+ * unit; XML 1.0 cannot hold most of them at all, and normalises CR), U+FFFD (a path that was not
+ * UTF-8, so its real bytes are unknown) and lone surrogates (not encodable as UTF-8).
+ */
+const UNWRITABLE = /[\u0000-\u001f\u007f\ufffd\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+function refuseUnwritable(value: string, where: string): void {
+  const bad = UNWRITABLE.exec(value);
+  if (!bad) return;
+  const what = bad[0] === '\n' ? 'a newline' : bad[0] === '\ufffd' ? 'bytes that are not UTF-8' : /[\ud800-\udfff]/.test(bad[0]) ? 'text that is not UTF-8' : 'a control character';
+  throw new OidcError('E_CONFIG', `cannot write the ${where}: the path ${JSON.stringify(value)} contains ${what}, which it cannot hold safely`, {
+    hint: 'install kubectl-oidc under a path without control characters, or run the agent on demand (get-token starts it)',
+  });
+}
+
+/**
+ * One word of an ExecStart= line, as systemd reads it back (systemd.service "Command lines",
+ * systemd.syntax "Quoting"): specifiers are expanded everywhere, so % is doubled; a word with
+ * anything but plain characters is double-quoted with C escapes for \ and ". Variables ($FOO,
+ * ${FOO}, $$ for a dollar) are expanded in the arguments but not in the executable's path (the path
+ * keeps its $ as it is: "$$" there names a file with two).
+ */
+function systemdWord(word: string, isPath: boolean): string {
+  refuseUnwritable(word, 'systemd unit');
+  let out = word.replace(/%/g, '%%');
+  if (!isPath) out = out.replace(/\$/g, '$$$$');
+  return /^[A-Za-z0-9_@+=:,./-]+$/.test(out) ? out : `"${out.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * systemd refuses an executable path with a quote or a backslash in it, however escaped ("Executable
+ * name contains special characters"): such a path (a home like /home/o'brien) is run through env,
+ * as an argument, where systemd's quoting holds it. env would take a word with `=` for a variable.
+ */
+function execStart(command: string[]): string {
+  const [exe, ...args] = command;
+  if (exe === undefined) throw new OidcError('E_INTERNAL', 'no command for the unit');
+  refuseUnwritable(exe, 'systemd unit');
+  if (!/["'\\]/.test(exe)) return [systemdWord(exe, true), ...args.map((a) => systemdWord(a, false))].join(' ');
+  if (exe.includes('=')) {
+    throw new OidcError('E_CONFIG', `cannot write the systemd unit: the path ${JSON.stringify(exe)} has a quote or backslash (systemd runs no such path) and an = (so env cannot run it either)`, {
+      hint: 'install kubectl-oidc under a plainer path, or run the agent on demand (get-token starts it)',
+    });
+  }
+  return ['/usr/bin/env', ...command].map((w, i) => systemdWord(w, i === 0)).join(' ');
 }
 
 /** The systemd user unit that runs `<command> agent` for the whole login session. */
@@ -50,7 +92,7 @@ Type=simple
 # No idle exit: the service manager owns this agent. Its log goes to the journal
 # (journalctl --user -u ${SYSTEMD_UNIT}). A client of a newer version stops it
 # and starts its own; the unit runs the new one at the next login.
-ExecStart=${[...command, 'agent', '--idle-timeout=0'].map(systemdArg).join(' ')}
+ExecStart=${execStart([...command, 'agent', '--idle-timeout=0'])}
 # glibc returns freed memory sooner (see agentEnv in lib/client/agent-client.ts).
 ${Object.entries(AGENT_MALLOC_ENV).map(([k, v]) => `Environment=${k}=${v}`).join('\n')}
 Restart=on-failure
@@ -62,7 +104,11 @@ WantedBy=default.target
 `;
 }
 
-const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/** Text of a plist <string>: the XML escapes, and nothing XML 1.0 cannot hold. */
+const xml = (s: string) => {
+  refuseUnwritable(s, 'launchd plist');
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+};
 
 /** The launchd agent (macOS) that runs `<command> agent` at login. */
 export function launchdPlist(command: string[], logFile: string): string {
@@ -161,7 +207,9 @@ export interface InstallParams {
   stderr(text: string): void;
 }
 
-const manual = (cmds: string[][]) => cmds.map((c) => c.join(' ')).join(' && ');
+/** A POSIX shell word, for the commands printed to copy (a home with a space in it). */
+const shellWord = (w: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+const manual = (cmds: string[][]) => cmds.map((c) => c.map(shellWord).join(' ')).join(' && ');
 
 export async function installAgent(p: InstallParams): Promise<number> {
   const { service } = p;

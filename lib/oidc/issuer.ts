@@ -27,6 +27,11 @@ export interface GrantResponse {
   accessToken?: string;
   /** The access token's lifetime in seconds, as the token endpoint said. */
   expiresIn?: number;
+  /**
+   * The answer was refused (malformed) after the issuer had already spent the old refresh token:
+   * raise this once `refreshToken` is saved.
+   */
+  rejected?: OidcError;
 }
 
 export interface AuthorizationParams {
@@ -291,6 +296,17 @@ export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): 
     async refreshGrant(refreshToken, call) {
       const { config } = await configFor(call);
       call.signal.throwIfAborted();
+      // openid-client checks the answer (and its ID token's iss, aud, exp, iat) before it hands back
+      // anything. By then the issuer has spent the old refresh token (Dex rotates): when it refuses
+      // the answer, the new refresh token must still reach the session, which saves it first. So the
+      // token endpoint's answer is kept aside here.
+      let answer: Response | undefined;
+      const fetchAnswer = config[oc.customFetch]!;
+      config[oc.customFetch] = async (url, init) => {
+        const res = await fetchAnswer(url, init);
+        answer = res.clone();
+        return res;
+      };
       try {
         return grant(await oc.refreshTokenGrant(config, refreshToken));
       } catch (err) {
@@ -300,7 +316,12 @@ export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): 
           const why = typeof oauth === 'string' ? clean(oauth) : `HTTP ${status}`;
           throw new OidcError('E_REFRESH_REJECTED', `the issuer refused the refresh token (${why}): it was revoked, expired or already used`, { cause: err });
         }
-        throw issuerError(err, 'refresh');
+        const raw = answer?.ok ? await rawGrant(answer) : undefined;
+        if (raw?.refreshToken === undefined) throw issuerError(err, 'refresh');
+        // openid-client refused only the ID token's claims: our own verification (the session's next
+        // step, after it has saved the refresh token) is the judge, and says why in its own words.
+        if (raw.idToken !== undefined && isIdTokenCheck(err)) return raw;
+        return { ...raw, rejected: issuerError(err, 'refresh') };
       }
     },
 
@@ -343,6 +364,34 @@ export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): 
       https.clear();
       await Promise.all(all.map((h) => h.close().catch(() => {})));
     },
+  };
+}
+
+/** openid-client's failures that are about the ID token's claims (checked again, and reported, by lib/oidc/verify). */
+function isIdTokenCheck(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 'OAUTH_JWT_CLAIM_COMPARISON_FAILED' || code === 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED' || (code === 'OAUTH_INVALID_RESPONSE' && /JWT|claim/.test((err as Error).message));
+}
+
+/** The token endpoint's 2xx answer as it came, for when openid-client refused it: only string fields, never thrown on. */
+async function rawGrant(res: Response): Promise<GrantResponse | undefined> {
+  let body: unknown;
+  try {
+    body = JSON.parse(await res.text());
+  } catch {
+    return undefined;
+  }
+  if (typeof body !== 'object' || body === null) return undefined;
+  const b = body as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : undefined);
+  const idToken = str(b.id_token);
+  const refreshToken = str(b.refresh_token);
+  const accessToken = str(b.access_token);
+  return {
+    ...(idToken ? { idToken } : {}),
+    ...(refreshToken ? { refreshToken } : {}),
+    ...(accessToken ? { accessToken } : {}),
+    ...(typeof b.expires_in === 'number' && Number.isFinite(b.expires_in) ? { expiresIn: b.expires_in } : {}),
   };
 }
 

@@ -1,10 +1,13 @@
 import { jwtVerify, type JWTVerifyGetKey, type JWTPayload, type JWTVerifyOptions, type KeyObject } from 'jose';
 import { OidcError, oidcCause } from '../errors.js';
+import { MAX_ID_TOKEN_LIFETIME_SEC, isEpochSeconds } from '../time.js';
 
-/** Asymmetric algorithms only: never `none`, never HMAC (an HS256 token "signed" with the public key must fail). */
+export { MAX_ID_TOKEN_LIFETIME_SEC };
+
 /** How far in the future an ID token's `iat` may be (the issuer's clock ahead of ours); documented in README.md. */
 export const IAT_SKEW_SEC = 5 * 60;
 
+/** Asymmetric algorithms only: never `none`, never HMAC (an HS256 token "signed" with the public key must fail). */
 export const ALLOWED_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 export interface VerifiedIdToken {
@@ -44,6 +47,7 @@ export async function verifyIdToken(idToken: string, keys: JWTVerifyGetKey, opts
   // jose checks iat only against a maximum age; go-oidc and kube-apiserver not at all. A token issued
   // well ahead of our clock is a broken issuer clock or a forgery (it would also outlive its exp math).
   const nowSec = Math.floor(opts.now.getTime() / 1000);
+  checkTimeClaims(payload, nowSec);
   if (typeof payload.iat === 'number' && payload.iat > nowSec + IAT_SKEW_SEC) {
     throw new OidcError('E_ID_TOKEN_INVALID', `the issuer's ID token was rejected: it was issued in the future (iat ${payload.iat - nowSec} s ahead of this machine's clock; at most ${IAT_SKEW_SEC} s is allowed)`, {
       hint: "check this machine's clock and the issuer's",
@@ -65,6 +69,29 @@ export async function verifyIdToken(idToken: string, keys: JWTVerifyGetKey, opts
   const expiresAt = payload.exp as number;
   const issuedAt = typeof payload.iat === 'number' ? payload.iat : nowSec;
   return { claims: payload as VerifiedIdToken['claims'], expiresAt, issuedAt };
+}
+
+/**
+ * exp, iat and nbf must be times this program can reason about: finite, not before 1970, and exp at
+ * most MAX_ID_TOKEN_LIFETIME_SEC ahead. jose only checks they are numbers (Infinity, from `1e400`, is one).
+ */
+function checkTimeClaims(payload: JWTPayload, nowSec: number): void {
+  for (const claim of ['exp', 'iat', 'nbf'] as const) {
+    const v = payload[claim];
+    if (v !== undefined && !isEpochSeconds(v)) {
+      throw new OidcError('E_ID_TOKEN_INVALID', `the issuer's ID token was rejected: its ${claim} (${timeText(v)}) is not a usable time`, { hint: 'report this to your issuer admin' });
+    }
+  }
+  const exp = payload.exp as number;
+  if (exp > nowSec + MAX_ID_TOKEN_LIFETIME_SEC) {
+    throw new OidcError('E_ID_TOKEN_INVALID', `the issuer's ID token was rejected: its exp is ${Math.round((exp - nowSec) / 86_400)} days ahead of this machine's clock (at most ${MAX_ID_TOKEN_LIFETIME_SEC / 86_400} days is accepted)`, {
+      hint: 'report this to your issuer admin',
+    });
+  }
+}
+
+function timeText(v: unknown): string {
+  return typeof v === 'number' ? String(v) : typeof v;
 }
 
 async function verifyWithCandidates(idToken: string, candidates: AsyncIterable<KeyObject>, checks: JWTVerifyOptions): Promise<JWTPayload> {

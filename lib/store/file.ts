@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { OidcError } from '../errors.js';
 import { makePrivateDir } from '../paths.js';
+import { cacheDir } from './dirs.js';
 import { parseTokenSet, type TokenSet, type TokenStore } from './types.js';
 
 const FORMAT = 1;
@@ -74,9 +75,9 @@ export function createFileStore(dir: string): TokenStore & { readonly dir: strin
 }
 
 /**
- * Refuse a cache dir that is a symbolic link or not ours: whoever controls the link's target (or the
- * directory) could read the refresh tokens written there or swap the files we read. A missing dir is
- * fine (nothing cached yet).
+ * Refuse a cache dir that is a symbolic link, not ours or open to others: whoever controls the link's
+ * target (or the directory) could read the refresh tokens written there or swap the files we read.
+ * A missing dir is fine (nothing cached yet; save creates it 0700).
  */
 async function checkDir(dir: string): Promise<void> {
   if (process.platform === 'win32') return;
@@ -95,6 +96,15 @@ async function checkDir(dir: string): Promise<void> {
   if (uid !== undefined && st.uid !== uid) {
     throw new OidcError('E_STORE', `the token cache dir ${dir} is owned by uid ${st.uid}, not by you (uid ${uid}); refusing to keep tokens there`, {
       hint: 'remove it, or pass --token-cache-dir=DIR',
+    });
+  }
+  // A directory that others may open is not ours to make private: `--token-cache-dir=$HOME` (or a
+  // shared dir) was silently chmodded to 0700. Say so and leave it alone; a dir we create is 0700.
+  // Only our own default dir (~/.cache/kubectl-oidc) is made private again by save.
+  if ((st.mode & 0o077) !== 0 && dir !== cacheDir()) {
+    const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+    throw new OidcError('E_STORE', `the token cache dir ${dir} is open to other users (mode ${mode}); refusing to keep tokens there, and leaving its mode alone`, {
+      hint: `name a directory of its own with --token-cache-dir (a missing one is created with mode 0700), or make this one private: chmod 700 ${dir}`,
     });
   }
 }

@@ -1,3 +1,5 @@
+import { isEpochSeconds } from '../time.js';
+
 /** What a session needs to resume without a login. Kept small: one keyring item must stay well under 2 KiB-ish limits. */
 export interface TokenSet {
   /** Empty only for a client-credentials session whose issuer returned no ID token (then accessToken is set). */
@@ -32,12 +34,14 @@ export function parseTokenSet(value: unknown): TokenSet | undefined {
   const v = value as Record<string, unknown>;
   // An empty ID token only with an access token: a client-credentials grant whose issuer returns no ID token.
   if (typeof v.idToken !== 'string' || (v.idToken.length === 0 && !(typeof v.accessToken === 'string' && v.accessToken.length > 0))) return undefined;
-  if (typeof v.expiresAt !== 'number' || !Number.isFinite(v.expiresAt)) return undefined;
-  if (typeof v.issuedAt !== 'number' || !Number.isFinite(v.issuedAt)) return undefined;
+  if (typeof v.expiresAt !== 'number' || typeof v.issuedAt !== 'number') return undefined;
   if (v.refreshToken !== undefined && typeof v.refreshToken !== 'string') return undefined;
-  const out: TokenSet = { idToken: v.idToken, expiresAt: v.expiresAt, issuedAt: v.issuedAt };
+  // A time no Date can hold (a file from before exp was bounded, or edited): the ID token counts as
+  // expired, so the refresh token, which is still good, gets a new one verified.
+  const sane = isEpochSeconds(v.expiresAt) && isEpochSeconds(v.issuedAt);
+  const out: TokenSet = { idToken: v.idToken, expiresAt: sane ? v.expiresAt : 0, issuedAt: sane ? v.issuedAt : 0 };
   if (typeof v.refreshToken === 'string' && v.refreshToken.length > 0) out.refreshToken = v.refreshToken;
   if (typeof v.accessToken === 'string' && v.accessToken.length > 0) out.accessToken = v.accessToken;
-  if (typeof v.accessExpiresAt === 'number' && Number.isFinite(v.accessExpiresAt)) out.accessExpiresAt = v.accessExpiresAt;
+  if (isEpochSeconds(v.accessExpiresAt)) out.accessExpiresAt = v.accessExpiresAt;
   return out;
 }

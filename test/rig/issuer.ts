@@ -154,6 +154,8 @@ export interface TestIssuer {
   setRefreshRefusalStyle(style: RefreshRefusalStyle): void;
   /** Successful refresh answers carry an ID token (validly signed) for this other subject; undefined: the real one. */
   setRefreshSubject(sub: string | undefined): void;
+  /** Successful refresh answers carry a (validly signed) ID token with these claims changed (undefined: as issued). */
+  setRefreshClaims(claims: Record<string, unknown> | undefined): void;
   /**
    * A new RSA key with a new kid signs every ID token from now on; /keys serves it, plus the
    * previous one with keepOld. Returns the new kid.
@@ -336,6 +338,7 @@ export async function startIssuer(opts: IssuerOptions): Promise<TestIssuer> {
   let omitIdTokenOnRefresh = false;
   let refreshRefusalStyle: RefreshRefusalStyle = 'oauth';
   let refreshSubject: string | undefined;
+  let refreshClaims: Record<string, unknown> | undefined;
   const faults = new Map<FaultEndpoint, Fault>();
   const stats = emptyStats();
   const store = new Map<string, Stored>();
@@ -605,9 +608,10 @@ export async function startIssuer(opts: IssuerOptions): Promise<TestIssuer> {
   // on refresh if asked, or gone.
   const rewriteTokenResponse = async (body: Record<string, unknown>, grantType: string) => {
     const refresh = grantType === 'refresh_token';
-    if (typeof body.id_token === 'string' && (current !== providerKey || (refresh && refreshSubject !== undefined))) {
+    if (typeof body.id_token === 'string' && (current !== providerKey || (refresh && (refreshSubject !== undefined || refreshClaims !== undefined)))) {
       const payload = decodeJwt(body.id_token) as Record<string, unknown>;
       if (refresh && refreshSubject !== undefined) payload.sub = refreshSubject;
+      if (refresh && refreshClaims !== undefined) Object.assign(payload, refreshClaims);
       const { typ } = decodeProtectedHeader(body.id_token);
       body.id_token = await new SignJWT(payload)
         .setProtectedHeader({ alg: 'RS256', kid: current.kid, ...(typ ? { typ } : {}) })
@@ -735,6 +739,9 @@ export async function startIssuer(opts: IssuerOptions): Promise<TestIssuer> {
     },
     setRefreshRefusalStyle(style) {
       refreshRefusalStyle = style;
+    },
+    setRefreshClaims(claims) {
+      refreshClaims = claims;
     },
     setRefreshSubject(sub) {
       refreshSubject = sub;

@@ -22,7 +22,7 @@ function rig(opts: { ttl?: number } = {}) {
   let serial = 0;
   const valid = new Set<string>();
   const counts = { refresh: 0, login: 0, reused: 0, verify: 0 };
-  const knobs = { sub: 'alice', verifyFails: undefined as OidcError | undefined, omitIdToken: false };
+  const knobs = { sub: 'alice', verifyFails: undefined as OidcError | undefined, omitIdToken: false, rejectAnswer: undefined as OidcError | undefined };
   const minted = new Map<string, { iat: number; exp: number; sub: string }>();
   const mint = () => {
     serial++;
@@ -47,6 +47,7 @@ function rig(opts: { ttl?: number } = {}) {
         throw new OidcError('E_REFRESH_REJECTED', 'claimed twice');
       }
       const t = issue();
+      if (knobs.rejectAnswer) return { refreshToken: t.refreshToken!, rejected: knobs.rejectAnswer };
       return knobs.omitIdToken ? { refreshToken: t.refreshToken! } : { idToken: t.idToken, refreshToken: t.refreshToken! };
     },
     async verify(idToken) {
@@ -311,4 +312,65 @@ test('logout during a refresh: the refresh does not write the session back', asy
   await refreshing.catch(() => {});
   assert.equal(await r.store.load('k'), undefined);
   assert.equal(s.peek(), undefined);
+});
+
+// ---- Issue 17 item 4: an exp read back from the store is bounded too -------------------------
+
+test('a stored ID token whose exp is years ahead (written before exp was bounded) is not served: its refresh token gets a verified one', async () => {
+  const r = rig();
+  const t0 = await new Session(r.deps).getToken(r.ctx());
+  await r.store.save('k', { ...t0, expiresAt: t0.issuedAt + 1000 * 86_400 });
+  const t = await new Session(r.deps).getToken(r.ctx(false));
+  assert.notEqual(t.idToken, t0.idToken, 'the stored token is not served');
+  assert.equal(r.counts.refresh, 1);
+  assert.equal(r.counts.login, 1, 'no new login');
+  assert.equal(t.expiresAt, t.issuedAt + 3600);
+});
+
+// ---- Issue 17 item 5: the rotated refresh token survives every verification failure -----------
+
+test('a refreshed ID token rejected while the current one is valid: the rotated refresh token is kept, the current token served, the next refresh uses the new one', async () => {
+  const r = rig();
+  const s = new Session(r.deps);
+  const t0 = await s.getToken(r.ctx());
+  r.advance(3600 - 200); // inside the refresh margin, not expired
+  r.knobs.verifyFails = new OidcError('E_ID_TOKEN_INVALID', "the issuer's ID token was rejected: its audience (aud) does not contain the client ID");
+  const t1 = await s.getToken(r.ctx(false));
+  assert.equal(t1.idToken, t0.idToken, 'the rejected token is not served; the current one is');
+  assert.equal(r.counts.refresh, 1);
+  assert.equal((await r.store.load('k'))?.refreshToken, 'rt-2', 'the rotated refresh token was saved');
+  assert.equal((await r.store.load('k'))?.idToken, t0.idToken);
+  r.knobs.verifyFails = undefined;
+  const t2 = await new Session(r.deps).getToken(r.ctx(false)); // a new agent, from the store alone
+  assert.equal(idOf(t2.idToken), 'id-3');
+  assert.equal(r.counts.reused, 0, 'the spent refresh token was never presented again');
+  assert.equal(r.counts.login, 1, 'no new login');
+});
+
+test('a refreshed ID token rejected after the current one expired: the session ends (no loop of refresh grants), and the spent refresh token is never presented', async () => {
+  const r = rig();
+  const s = new Session(r.deps);
+  await s.getToken(r.ctx());
+  r.advance(3600 + 10);
+  r.knobs.verifyFails = new OidcError('E_ID_TOKEN_INVALID', "the issuer's ID token was rejected: its exp is 11574 days ahead");
+  await assert.rejects(s.getToken(r.ctx(false)), (e) => isOidcError(e, 'E_ID_TOKEN_INVALID'));
+  assert.equal(await r.store.load('k'), undefined, 'the session ended');
+  r.knobs.verifyFails = undefined;
+  await s.getToken(r.ctx(true));
+  assert.deepEqual({ refresh: r.counts.refresh, reused: r.counts.reused, login: r.counts.login }, { refresh: 1, reused: 0, login: 2 });
+});
+
+test('a refresh answer the issuer client refused (malformed) still yields its rotated refresh token: saved, the error said, the next refresh uses it', async () => {
+  const r = rig();
+  const s = new Session(r.deps);
+  const t0 = await s.getToken(r.ctx());
+  r.advance(3600 + 10); // expired: the error reaches the caller
+  r.knobs.rejectAnswer = new OidcError('E_ISSUER_RESPONSE', "the issuer's answer to refresh is not usable: unsupported `token_type` value");
+  await assert.rejects(s.getToken(r.ctx(false)), (e) => isOidcError(e, 'E_ISSUER_RESPONSE'));
+  assert.equal((await r.store.load('k'))?.refreshToken, 'rt-2');
+  assert.equal((await r.store.load('k'))?.idToken, t0.idToken, 'nothing else of the refused answer is kept');
+  r.knobs.rejectAnswer = undefined;
+  const t = await s.getToken(r.ctx(false));
+  assert.equal(idOf(t.idToken), 'id-3');
+  assert.deepEqual({ reused: r.counts.reused, login: r.counts.login }, { reused: 0, login: 1 });
 });

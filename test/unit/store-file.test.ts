@@ -212,3 +212,46 @@ test('a read-only cache dir: a clear E_STORE error, nothing written', async (t) 
   assert.deepEqual(readdirSync(dir), [`${key}.json`]);
   assert.deepEqual(await s.load(key), tokens);
 });
+
+// Issue 17 item 6: --token-cache-dir naming an existing directory (say $HOME) silently chmodded it to 0700.
+test('an existing cache dir open to others is refused with one line and its mode is left alone; a missing one is created 0700', async () => {
+  const { chmodSync, mkdirSync } = await import('node:fs');
+  const base = mkdtempSync(join(tmpdir(), 'ko-open-'));
+  for (const mode of [0o755, 0o750, 0o701, 0o777]) {
+    const dir = join(base, `d${mode.toString(8)}`);
+    mkdirSync(dir);
+    chmodSync(dir, mode);
+    const s = createFileStore(dir);
+    for (const op of [() => s.load(key), () => s.save(key, tokens)]) {
+      await assert.rejects(op(), (e) => {
+        assert.ok(isOidcError(e, 'E_STORE'), String(e));
+        assert.equal((e as Error).message, `the token cache dir ${dir} is open to other users (mode 0${mode.toString(8)}); refusing to keep tokens there, and leaving its mode alone`);
+        assert.match((e as { hint?: string }).hint ?? '', /chmod 700/);
+        return true;
+      });
+    }
+    assert.equal(statSync(dir).mode & 0o777, mode, 'the mode is unchanged');
+    assert.deepEqual(readdirSync(dir), [], 'nothing written');
+  }
+  const fresh = join(base, 'new', 'tokens');
+  await createFileStore(fresh).save(key, tokens);
+  assert.equal(statSync(fresh).mode & 0o777, 0o700);
+  assert.equal(statSync(join(base, 'new')).mode & 0o777, 0o700);
+});
+
+test('the default cache dir (ours, ~/.cache/kubectl-oidc) found open to others is made private again', async () => {
+  const { chmodSync, mkdirSync } = await import('node:fs');
+  const { cacheDir } = await import('../../lib/store/dirs.js');
+  const saved = process.env.XDG_CACHE_HOME;
+  process.env.XDG_CACHE_HOME = mkdtempSync(join(tmpdir(), 'ko-xdg-'));
+  try {
+    const dir = cacheDir();
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o755);
+    await createFileStore(dir).save(key, tokens);
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+  } finally {
+    if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = saved;
+  }
+});

@@ -29,7 +29,7 @@ after(() => rmSync(base, { recursive: true, force: true }));
 let n = 0;
 const freshDir = (name: string) => {
   const d = join(base, `${name}${n++}`);
-  mkdirSync(d, { recursive: true });
+  mkdirSync(d, { recursive: true, mode: 0o700 });
   return d;
 };
 const newKey = () => randomBytes(32).toString('hex');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair, exportSPKI, type JWK } from 'jose';
-import { verifyIdToken, IAT_SKEW_SEC } from '../../lib/oidc/verify.js';
+import { CompactSign, SignJWT, createLocalJWKSet, exportJWK, generateKeyPair, exportSPKI, type JWK } from 'jose';
+import { verifyIdToken, IAT_SKEW_SEC, MAX_ID_TOKEN_LIFETIME_SEC } from '../../lib/oidc/verify.js';
 import { isOidcError } from '../../lib/errors.js';
 
 const issuer = 'https://dex.example.com/dex';
@@ -106,4 +106,23 @@ test("Dex's cross-client scope audience:server:client_id:X: a token for X verifi
   await verifyIdToken(await sign(claims({ aud: ['kube-apiserver', clientId], azp: clientId })), keys, o);
   await verifyIdToken(await sign(claims({ aud: 'kube-apiserver' })), keys, o);
   await rejects(await sign(claims({ aud: clientId })), /audience/, o);
+});
+
+// Issue 17 item 4: exp 10^12 was served as fresh (kubectl cannot parse year 33658), 10^15 broke Date.
+test('exp, iat and nbf outside a sane range are refused with one line', async () => {
+  await rejects(await sign(claims({ exp: 1e12 })), /^the issuer's ID token was rejected: its exp \(1000000000000\) is not a usable time$/);
+  await rejects(await sign(claims({ exp: 1e15 })), /its exp \(1000000000000000\) is not a usable time/);
+  await rejects(await sign(claims({ exp: nowSec + 400 * 86_400 })), /^the issuer's ID token was rejected: its exp is 400 days ahead of this machine's clock \(at most 366 days is accepted\)$/);
+  await rejects(await sign(claims({ exp: nowSec + MAX_ID_TOKEN_LIFETIME_SEC + 60 })), /days ahead/);
+  await rejects(await sign(claims({ iat: -1e15 })), /its iat \(-1000000000000000\) is not a usable time/);
+  await rejects(await sign(claims({ nbf: -5 })), /its nbf \(-5\) is not a usable time/);
+  // 1e400 parses as Infinity: JSON.stringify cannot write it, so the payload is written by hand.
+  const raw = JSON.stringify(claims({ exp: 0 })).replace('"exp":0', '"exp":1e400');
+  const inf = await new CompactSign(new TextEncoder().encode(raw)).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).sign(key.privateKey);
+  await rejects(inf, /its exp \(Infinity\) is not a usable time/);
+});
+
+test('a long-lived token within the bound (30 days: past setTimeout\'s 24.8-day limit) verifies', async () => {
+  const v = await verifyIdToken(await sign(claims({ exp: nowSec + 30 * 86_400 })), keys, opts);
+  assert.equal(v.expiresAt, nowSec + 30 * 86_400);
 });
