@@ -9,6 +9,7 @@ import { redact } from '../lib/log.js';
 import { getToken } from '../lib/commands/get-token.js';
 import type { Io } from '../lib/commands/io.js';
 import { VERSION } from '../lib/version.js';
+import { selfCommand } from '../lib/runtime.js';
 
 const HELP = `kubectl-oidc ${VERSION}: OIDC login for kubectl
 
@@ -67,7 +68,7 @@ async function main(): Promise<number> {
       spoke = true;
       process.stderr.write(redact(t));
     },
-    self: [process.execPath, process.argv[1] ?? ''],
+    self: selfCommand(),
     loadInProcess: loadHeavy,
   };
   switch (cmd) {

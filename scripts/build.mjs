@@ -9,7 +9,6 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { lazyRequires } from './sea-build.mjs';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -18,6 +17,18 @@ process.chdir(root);
 if (!process.argv.includes('--no-tsc')) {
   rmSync('build', { recursive: true, force: true });
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+}
+
+/**
+ * esbuild leaves import() of a built-in or an external as import(), which code compiled by node:vm (the
+ * npm entry runs dist/cli.cjs so) cannot run: turn those of built-ins and of the keyring into require.
+ * Any other import("…") fails the build.
+ */
+function lazyRequires(src) {
+  const out = src.replace(/\bimport\(("node:[a-z_/]+"|"@napi-rs\/keyring")\)/g, 'Promise.resolve().then(() => require($1))');
+  const left = /\bimport\("[^"]*"\)/.exec(out);
+  if (left) throw new Error(`dist/cli.cjs still has a dynamic import() that node:vm cannot run: ${left[0]}`);
+  return out;
 }
 
 const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning', legalComments: 'none' };
