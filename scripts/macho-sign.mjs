@@ -57,7 +57,7 @@ export function adhocSign(input) {
   const hashOffset = identOffset + IDENT.length + 1;
   const cdLength = hashOffset + nSlots * 32;
   const sbLength = 20 + cdLength;
-  const datasize = Math.ceil(sbLength / 16) * 16;
+  const datasize = sbLength; // unpadded, as Go's and Bun's linkers write it
   const out = Buffer.alloc(codeLimit + datasize);
   input.copy(out, 0, 0, codeLimit);
   // Load commands first: they are in page 0, which the CodeDirectory hashes.
@@ -66,9 +66,8 @@ export function adhocSign(input) {
   const leFileoff = Number(out.readBigUInt64LE(linkedit + 40));
   const leFilesize = codeLimit + datasize - leFileoff;
   out.writeBigUInt64LE(BigInt(leFilesize), linkedit + 48);
-  const vmPage = out.readUInt32LE(4) === 0x0100000c ? 0x4000 : 0x1000;
-  const vmsize = BigInt(Math.ceil(leFilesize / vmPage) * vmPage);
-  if (out.readBigUInt64LE(linkedit + 32) < vmsize) out.writeBigUInt64LE(vmsize, linkedit + 32);
+  // __LINKEDIT must map what it holds; left alone when it already does (Go's and Bun's linkers).
+  if (out.readBigUInt64LE(linkedit + 32) < BigInt(leFilesize)) out.writeBigUInt64LE(BigInt(Math.ceil(leFilesize / 0x1000) * 0x1000), linkedit + 32);
   const text = segment(out, cmds, '__TEXT');
   const isExecute = out.readUInt32LE(12) === 2;
 

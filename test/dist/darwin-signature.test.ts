@@ -12,8 +12,16 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { CPU_TYPE_ARM64, CPU_TYPE_X86_64, CS_ADHOC, CS_LINKER_SIGNED, CS_EXECSEG_MAIN_BINARY, signatureShape, verifyAdhocSignature } from './macho.js';
 import { releaseExecutable, releaseMissing } from './release.js';
+import { ROOT } from '../e2e/world.js';
+
+interface MachoSign {
+  adhocSign(buf: Buffer): Buffer;
+  signatureCurrent(buf: Buffer): boolean;
+}
+const signer = async () => (await import(pathToFileURL(join(ROOT, 'scripts/macho-sign.mjs')).href)) as MachoSign;
 
 function goMissing(): string | undefined {
   if (spawnSync('go', ['version']).status === 0) return undefined;
@@ -77,4 +85,18 @@ test("darwin: each CodeDirectory's fields are the ones Go's linker writes for da
     const ours = verifyAdhocSignature(readFileSync(releaseExecutable('darwin', arch)));
     assert.deepEqual(signatureShape(ours.macho), signatureShape(go.macho), arch);
   }
+});
+
+// The release signs darwin/amd64 itself: the signer must write what the linkers macOS trusts write.
+test("the release's signer writes, byte for byte, the signatures of Go's linker and of Bun's darwin/arm64", { skip: skip ?? goMissing() }, async () => {
+  const { adhocSign, signatureCurrent } = await signer();
+  for (const [name, buf] of [['Go hello', goHello()], ['Bun darwin/arm64', readFileSync(releaseExecutable('darwin', 'arm64'))]] as const) {
+    assert.ok(signatureCurrent(buf), name);
+    assert.ok(adhocSign(buf).equals(buf), `${name}: re-signed, the same bytes`);
+  }
+  // And a stale signature (what Bun leaves on darwin/amd64) is seen as stale.
+  const stale = Buffer.from(readFileSync(releaseExecutable('darwin', 'arm64')));
+  const { macho } = verifyAdhocSignature(stale);
+  stale.writeUInt32BE(macho.codeDirectory!.codeLimit - 4096, macho.signature!.dataoff + stale.readUInt32BE(macho.signature!.dataoff + 16) + 32);
+  assert.equal(signatureCurrent(stale), false);
 });
