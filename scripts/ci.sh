@@ -32,16 +32,26 @@ node24="$PWD/node_modules/node24/bin"
 node22="$PWD/node_modules/node22/bin"
 for n in "$node24/node" "$node22/node"; do [ -x "$n" ] || { echo "missing $n (devDependencies node22/node24)" >&2; exit 1; }; done
 
+# Every tier runs even when one before it failed (each says something different); the run fails at the end.
+summary=()
+failed=0
 tier() {
   local name="$1"; shift
   local t0=$SECONDS
   echo "=== tier: $name"
-  "$@"
-  echo "=== tier: $name: passed in $((SECONDS - t0)) s"
+  if "$@"; then
+    summary+=("passed  $((SECONDS - t0)) s  $name")
+  else
+    summary+=("FAILED  $((SECONDS - t0)) s  $name")
+    failed=1
+  fi
 }
 
-tier "build" env PATH="$node24:$PATH" node scripts/build.mjs
+env PATH="$node24:$PATH" node scripts/build.mjs
 tier "full suite, Node 24" env PATH="$node24:$PATH" node scripts/test.mjs
 tier "unit + e2e, Node 22" env PATH="$node22:$PATH" node scripts/test.mjs unit e2e
 tier "e2e, release executable" env PATH="$node24:$PATH" node scripts/test.mjs e2e --release
 tier "soak" env PATH="$node24:$PATH" node scripts/test.mjs soak
+echo "=== tiers (total $SECONDS s):"
+printf '  %s\n' "${summary[@]}"
+exit $failed

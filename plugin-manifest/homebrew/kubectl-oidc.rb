@@ -9,22 +9,22 @@ class KubectlOidc < Formula
   on_macos do
     on_arm do
       url "https://github.com/kubectl-oidc/kubectl-oidc/releases/download/v0.1.0/kubectl-oidc_0.1.0_darwin_arm64.tar.gz"
-      sha256 "175dff0c8510b2d1e7b500a52968633031b12edac0aab4921a01360b1216eb3c"
+      sha256 "41c3ba65c9f703c6f30cc33e44d566da1216c034f109ef245af065d4e7374a12"
     end
     on_intel do
       url "https://github.com/kubectl-oidc/kubectl-oidc/releases/download/v0.1.0/kubectl-oidc_0.1.0_darwin_amd64.tar.gz"
-      sha256 "a0e364fa052d8d85dc76f7b4307fbe1c0f74e7905412ff59158983dadca7ea4e"
+      sha256 "f5f530cd4ff2ebafc5e3e2535a535bf2d3280e15784365a57b3567644f7f322f"
     end
   end
 
   on_linux do
     on_arm do
       url "https://github.com/kubectl-oidc/kubectl-oidc/releases/download/v0.1.0/kubectl-oidc_0.1.0_linux_arm64.tar.gz"
-      sha256 "b3df99996c8456fcfec0d36cb3d6c298539082da2a4331a0bb631dea2bd355e8"
+      sha256 "308d696e4ed497f8f9cb3382e90bc1399275e5f5f664fceb3d704f4a2ba61d8d"
     end
     on_intel do
       url "https://github.com/kubectl-oidc/kubectl-oidc/releases/download/v0.1.0/kubectl-oidc_0.1.0_linux_amd64.tar.gz"
-      sha256 "325a3cb686b74a7e84b89831cef425dd16bc0464adcacd24a9615c0f62401926"
+      sha256 "d760dbf31e00f7f10bba1edc79539a83379ed59882376eddae7550b9d3f30456"
     end
   end
 
