@@ -124,6 +124,10 @@ test('windows/amd64 under Wine: --version, --help, and a real login against the 
   assert.equal(again.code, 0, again.stderr);
   assert.equal(JSON.parse(again.stdout).status.token, cred.status.token, 'the stored token, no second login');
   assert.equal(await w.launches(), 1);
-  // What it said on the way (for the report: on Windows, get-token should not try to start an agent).
   t.diagnostic(`the Windows executable's stderr at login: ${first.stderr.trim().split('\n').join(' | ')}`);
+  // On Windows get-token works in-process with no agent (the rule engineer H3 is adding): until that lands
+  // it tries to start one and says "the agent did not start; continuing without it". A todo, not a failure.
+  await t.test('on Windows, get-token does not try to start an agent', { todo: 'in-process on Windows (issue 18, H3)' }, () => {
+    assert.doesNotMatch(first.stderr, /agent did not start/);
+  });
 });
