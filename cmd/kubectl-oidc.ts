@@ -9,6 +9,7 @@ import { redact } from '../lib/log.js';
 import { getToken } from '../lib/commands/get-token.js';
 import type { Io } from '../lib/commands/io.js';
 import { VERSION } from '../lib/version.js';
+import { selfCommand } from '../lib/runtime.js';
 
 const HELP = `kubectl-oidc ${VERSION}: OIDC login for kubectl
 
@@ -67,7 +68,7 @@ async function main(): Promise<number> {
       spoke = true;
       process.stderr.write(redact(t));
     },
-    self: [process.execPath, process.argv[1] ?? ''],
+    self: selfCommand(),
     loadInProcess: loadHeavy,
   };
   switch (cmd) {
@@ -88,8 +89,22 @@ async function main(): Promise<number> {
   }
 }
 
+/**
+ * A command whose promise never settles would let the runtime exit 0 with nothing printed once the event
+ * loop is empty (kubectl then reads an empty credential): make that a failure that says so.
+ */
+let settled = false;
+process.once('exit', () => {
+  if (settled) return;
+  try {
+    writeSync(2, 'kubectl-oidc: internal error: the command ended without an answer\n');
+  } catch {}
+  process.exitCode = 1;
+});
+
 main().then(
   (code) => {
+    settled = true;
     // get-token's credential went out with a synchronous write and nothing else is pending: leave now,
     // rather than wait for the event loop to close the agent connection and wind down (a few ms a call).
     if (code === 0 && !spoke && process.argv[2] === 'get-token') process.exit(0);
@@ -98,6 +113,7 @@ main().then(
     setTimeout(() => process.exit(), 3_000).unref();
   },
   (err: unknown) => {
+    settled = true;
     const debug = process.env.KUBECTL_OIDC_DEBUG === '1' || process.argv.includes('--debug');
     if (isOidcError(err)) {
       process.stderr.write(redact(`kubectl-oidc: ${err.message}\n${err.hint ? `  ${err.hint}\n` : ''}`));

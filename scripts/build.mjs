@@ -1,15 +1,13 @@
 // Build: tsc (type-check, and build/ for the tests) then two esbuild bundles in dist/:
 //   cli.cjs           the CLI; get-token's whole path, node:* only (a CommonJS file starts fastest)
-//   kubectl-oidc.cjs  the npm package's entry (cmd/npm-entry.cjs): runs cli.cjs from a V8 code cache
+//   kubectl-oidc.cjs  the npm package's entry (cmd/npm-entry.cjs): runs cli.cjs with Node's compile cache
 //   main.cjs          the agent, stores and the other commands, loaded on demand
 //   oidc.cjs          openid-client, jose, undici: loaded by the agent on its first login or refresh
 //   yaml.cjs          the yaml package: loaded by setup and login --context, to read a kubeconfig
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { lazyRequires } from './sea-build.mjs';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -20,7 +18,18 @@ if (!process.argv.includes('--no-tsc')) {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
 }
 
-const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning', legalComments: 'none' };
+/**
+ * esbuild leaves import() of a built-in or an external as import(): turn those of built-ins and of the
+ * keyring into require. Any other import("…") fails the build.
+ */
+function lazyRequires(src) {
+  const out = src.replace(/\bimport\(("node:[a-z_/]+"|"@napi-rs\/keyring")\)/g, 'Promise.resolve().then(() => require($1))');
+  const left = /\bimport\("[^"]*"\)/.exec(out);
+  if (left) throw new Error(`dist/cli.cjs still has a dynamic import(): ${left[0]}`);
+  return out;
+}
+
+const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node22', logLevel: 'warning', legalComments: 'none' };
 
 // The entry's `import('../lib/main.js')` becomes a lazy require('./main.cjs') next to it (see below).
 const heavyExternal = {
@@ -62,14 +71,10 @@ for (const [file, dep] of [['dist/cli.cjs', './main.cjs'], ['dist/main.cjs', './
   if (!src.includes(from)) throw new Error(`${file}: expected ${from}`);
   writeFileSync(file, src.split(from).join(`Promise.resolve().then(() => require(${JSON.stringify(dep)}))`));
 }
-// cli.cjs is run by the entry, compiled with node:vm: no shebang (the entry wraps it in a function), and
-// no import() (code compiled by node:vm has no dynamic import): a built-in is require()d instead.
+// import() of a built-in in a CommonJS file goes through the ESM loader: require() it instead (the same
+// for Bun, which compiles this file into the release executable).
 writeFileSync('dist/cli.cjs', lazyRequires(readFileSync('dist/cli.cjs', 'utf8').replace(/^#![^\n]*\n/, '')));
 chmodSync('dist/cli.cjs', 0o644);
-// The entry names its code cache after this build of cli.cjs: a cache is never used with another build.
-const buildId = createHash('sha256').update(readFileSync('dist/cli.cjs')).digest('hex').slice(0, 16);
-const entry = readFileSync('cmd/npm-entry.cjs', 'utf8');
-if (!entry.includes("'__BUILD_ID__'")) throw new Error('cmd/npm-entry.cjs: expected __BUILD_ID__');
-writeFileSync('dist/kubectl-oidc.cjs', entry.replace("'__BUILD_ID__'", `'${buildId}'`));
+copyFileSync('cmd/npm-entry.cjs', 'dist/kubectl-oidc.cjs');
 chmodSync('dist/kubectl-oidc.cjs', 0o755);
 chmodSync('dist/kubectl_complete-oidc.cjs', 0o755);

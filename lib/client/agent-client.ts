@@ -100,9 +100,8 @@ export async function spawnAgent(self: readonly string[], stateDir: string, env:
   } catch {}
   const fd = openSync(log, 'a', 0o600);
   try {
-    // In the single executable, argv[1] is the executable itself and the agent is inside it: no script to pass.
-    const { isSea } = await import('node:sea');
-    const [file, ...args] = isSea() ? [process.execPath] : self;
+    // `self` is the executable alone when compiled (the agent is inside it), else the runtime and the script.
+    const [file, ...args] = self;
     const child = spawn(file!, [...args, 'agent', '--daemon'], {
       detached: true,
       stdio: ['ignore', fd, fd],

@@ -1,9 +1,12 @@
-import { getSystemErrorName } from 'node:util';
+import { isBun } from '../runtime.js';
 
 /**
  * One connection to the agent's socket, as the client needs it: text frames out, text in, then the
- * end. Two implementations behind it:
+ * end. Three implementations behind it:
  *
+ * - Under Bun (the release executable): Bun's own socket API, `Bun.connect({ unix })`. node:net under
+ *   Bun is a compatibility layer over the same sockets and took 16 ms of a 6 ms get-token (measured:
+ *   a compiled client, DESIGN.md §7). Not on Windows, where the agent listens on a named pipe.
  * - libuv's pipe handle, driven directly (`process.binding('pipe_wrap')`, the handle node:net wraps).
  *   Loading node:net (and node:tty, which loads it) is about 4 ms of every `node` start, an eighth of
  *   the whole command, and a single executable that holds node:net in its start-up snapshot starts 2 ms
@@ -29,16 +32,19 @@ export interface ConnEvents {
   end(err?: NodeJS.ErrnoException): void;
 }
 
-export type Transport = 'pipe' | 'net';
+export type Transport = 'bun' | 'pipe' | 'net';
 
 export function dial(path: string, events: ConnEvents, env: Record<string, string | undefined> = process.env): Conn {
-  const raw = transportFor(env) === 'pipe' ? pipeBinding() : undefined;
+  const transport = transportFor(env);
+  if (transport === 'bun') return dialBun(path, events);
+  const raw = transport === 'pipe' ? pipeBinding() : undefined;
   return raw ? dialPipe(raw, path, events) : dialNet(path, events);
 }
 
 /** Which transport `dial` uses with this environment (the binding permitting). */
 export function transportFor(env: Record<string, string | undefined>): Transport {
   if (env.KUBECTL_OIDC_TRANSPORT === 'net' || process.platform === 'win32') return 'net';
+  if (isBun()) return 'bun';
   if (env.KUBECTL_OIDC_TRANSPORT === 'pipe') return 'pipe';
   const pending = env.NODE_PENDING_DEPRECATION === '1' || process.execArgv.includes('--pending-deprecation') || /(^|\s)--pending-deprecation\b/.test(env.NODE_OPTIONS ?? '');
   return pending ? 'net' : 'pipe';
@@ -114,7 +120,9 @@ function pipeBinding(): PipeBinding | undefined {
 function uvError(status: number, syscall: string, path: string): NodeJS.ErrnoException {
   let code: string;
   try {
-    code = getSystemErrorName(status);
+    // Only on this Node-only path, and only on an error: node:util is not loaded at every start (it is
+    // part of Node's own start-up, but not of Bun's, where importing it costs ~10% of a get-token).
+    code = process.getBuiltinModule('node:util').getSystemErrorName(status);
   } catch {
     code = `E${-status}`;
   }
@@ -184,6 +192,100 @@ function dialPipe(b: PipeBinding, path: string, events: ConnEvents): Conn {
       if (closed) return;
       if (queue) queue.push(text);
       else send(text);
+    },
+    close,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bun.connect
+
+/** The part of Bun's socket API used here (bun-types is not a dependency). */
+interface BunSocket {
+  /** Bytes written now (fewer than given when the kernel buffer is full: the rest after `drain`), or -1. */
+  write(data: Uint8Array): number;
+  end(): void;
+}
+interface BunSocketHandler {
+  open(s: BunSocket): void;
+  data(s: BunSocket, data: Uint8Array): void;
+  drain(s: BunSocket): void;
+  end(s: BunSocket): void;
+  close(s: BunSocket, err?: Error): void;
+  error(s: BunSocket, err: Error): void;
+  connectError(s: BunSocket, err: Error): void;
+}
+interface BunApi {
+  connect(o: { unix: string; socket: BunSocketHandler }): Promise<BunSocket>;
+}
+
+function dialBun(path: string, events: ConnEvents): Conn {
+  const bun = (globalThis as unknown as { Bun: BunApi }).Bun;
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  let sock: BunSocket | undefined;
+  /** Bytes not yet taken by the socket: written in order, the rest on `drain`. */
+  let pending: Uint8Array[] = [];
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    pending = [];
+    sock?.end();
+  };
+  const finish = (err?: Error) => {
+    if (closed) return;
+    close();
+    events.end(err as NodeJS.ErrnoException | undefined);
+  };
+  const flush = () => {
+    while (sock && !closed && pending.length > 0) {
+      const chunk = pending[0]!;
+      const n = sock.write(chunk);
+      if (n < 0) return finish(Object.assign(new Error(`write EPIPE ${path}`), { code: 'EPIPE', syscall: 'write', address: path }));
+      if (n < chunk.length) {
+        pending[0] = chunk.subarray(n);
+        return;
+      }
+      pending.shift();
+    }
+  };
+  // Bun's errors carry node:net's `code` (ENOENT, ECONNREFUSED, …); connectError also rejects the promise.
+  // It can run inside connect() itself: as node:net does, no event reaches the caller before dial()
+  // has returned (ask() closes the connection it is still being handed).
+  let returned = false;
+  const later = (fn: () => void) => (returned ? fn() : process.nextTick(fn));
+  bun
+    .connect({
+      unix: path,
+      socket: {
+        open(s) {
+          if (closed) return s.end();
+          sock = s;
+          later(() => {
+            flush();
+            if (!closed) events.connected?.();
+          });
+        },
+        data(_s, data) {
+          if (closed) return;
+          const text = decoder.decode(data, { stream: true });
+          if (text) events.data(text);
+        },
+        drain: () => flush(),
+        end: () => later(() => finish()),
+        close: (_s, err) => later(() => finish(err)),
+        error: (_s, err) => later(() => finish(err)),
+        connectError: (_s, err) => later(() => finish(err)),
+      },
+    })
+    .catch((err: Error) => later(() => finish(err)));
+  returned = true;
+  return {
+    write(text) {
+      if (closed) return;
+      pending.push(encoder.encode(text));
+      flush();
     },
     close,
   };

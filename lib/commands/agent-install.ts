@@ -13,6 +13,7 @@ import { probeSocket } from '../agent/server.js';
 import { AGENT_MALLOC_ENV, ask } from '../client/agent-client.js';
 import { socketPath } from '../paths.js';
 import { envelope } from '../protocol.js';
+import { isCompiledExecutable } from '../runtime.js';
 import { parseFlags } from '../cli.js';
 import type { Io } from './io.js';
 
@@ -283,8 +284,7 @@ export async function agentInstallCommand(
     return 0;
   }
   const { homedir } = await import('node:os');
-  const { isSea } = await import('node:sea');
-  const command = commandLine({ isSea: isSea(), execPath: process.execPath, argv0: process.argv0, entry: io.self[1] ?? '', env: io.env, cwd: io.cwd });
+  const command = commandLine({ isSea: isCompiledExecutable(), execPath: process.execPath, argv0: process.argv0, entry: io.self[1] ?? '', env: io.env, cwd: io.cwd });
   const service = serviceFile({ platform: process.platform, home: io.env.HOME || homedir(), env: io.env, uid: process.getuid?.(), command });
   if (!service) {
     throw new OidcError('E_USAGE', `agent ${sub} supports systemd (Linux) and launchd (macOS), not ${process.platform}`, {

@@ -49,7 +49,8 @@ test('krew.yaml: a valid krew manifest for this version, one platform per os/arc
   }
 });
 
-// The committed krew.yaml's hashes name one release build (release builds are not byte-reproducible: V8's code cache differs from build to build), so the
+// The committed krew.yaml's hashes name the release built when it was last written (Bun's builds are byte-reproducible,
+// but any change to the bundles, README.md or the notices changes them: run `npm run release` before tagging), so the
 // hashes are checked on this run's own release below, never skipped.
 test("this run's release: its manifest is valid and each sha256 matches its archive", { skip: releaseMissing() }, () => {
   const m = readManifest(RELEASE_MANIFEST);

@@ -1,7 +1,8 @@
 /**
  * The release that the dist tests install: scripts/test.mjs builds it once per test run, before the
- * tests start (`scripts/release.mjs --platforms linux/amd64,linux/arm64` into .tmp/test-release, with its
- * own copy of krew.yaml), so no test builds a 100 MB executable of its own.
+ * tests start (`scripts/release.mjs` for every platform into .tmp/test-release, with its own copies of
+ * krew.yaml, the Homebrew formula and the Scoop manifest), so no test builds a 100 MB executable of its own.
+ * The unpacked executables (with keyring.node beside each) stay in .tmp/release/<os>_<arch>/.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +13,12 @@ import type { Selector } from './krew-rules.js';
 
 export const RELEASE_DIR = join(ROOT, '.tmp/test-release');
 export const RELEASE_MANIFEST = join(RELEASE_DIR, 'krew.yaml');
+export const RELEASE_HOMEBREW = join(RELEASE_DIR, 'kubectl-oidc.rb');
+export const RELEASE_SCOOP = join(RELEASE_DIR, 'kubectl-oidc.json');
+/** The unpacked executable of one platform, as the release left it (keyring.node beside it). */
+export function releaseExecutable(os: string, arch: string): string {
+  return join(ROOT, '.tmp/release', `${os}_${arch}`, os === 'windows' ? 'kubectl-oidc.exe' : 'kubectl-oidc');
+}
 export const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 export interface KrewPlatform {

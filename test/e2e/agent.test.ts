@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { chmodSync, existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { createWorld, requireTools, cacheFiles, agentLog, run, ENTRY, type World } from './world.js';
+import { createWorld, requireTools, cacheFiles, agentLog, run, ENTRY, PLUGIN_ARGV, type World } from './world.js';
 import type { KubectlResult } from '../rig/apiserver.js';
 import { PROTOCOL_VERSION } from '../../lib/protocol.js';
 import { VERSION } from '../../lib/version.js';
@@ -117,8 +117,8 @@ test('agent life cycle', { skip, timeout: 240_000 }, async (t) => {
 
   await t.test('two agents started at once end with one', async () => {
     const env = { ...process.env, ...w.env };
-    const a = run(process.execPath, [ENTRY, 'agent', '--idle-timeout=1m'], env, 15_000);
-    const b = run(process.execPath, [ENTRY, 'agent', '--idle-timeout=1m'], env, 15_000);
+    const a = run(PLUGIN_ARGV[0]!, [...PLUGIN_ARGV.slice(1), 'agent', '--idle-timeout=1m'], env, 15_000);
+    const b = run(PLUGIN_ARGV[0]!, [...PLUGIN_ARGV.slice(1), 'agent', '--idle-timeout=1m'], env, 15_000);
     const first = await Promise.race([a, b]);
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stderr, /not starting: another agent is already running/);

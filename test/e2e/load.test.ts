@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createWorld, requireTools, ENTRY } from './world.js';
+import { createWorld, requireTools, PLUGIN_ARGV } from './world.js';
 import { encodeFrame, envelope, pickExecEnv, type ExecRequest } from '../../lib/protocol.js';
 import { settledRss, soak } from '../bench/soak.js';
 
@@ -33,7 +33,7 @@ test(`500 concurrent clients for ${SECONDS} s, the token expiring every ${TTL} s
     clients: 500,
     seconds: SECONDS,
     agentPid,
-    plugin: { argv: [process.execPath, ENTRY, 'get-token', ...w.tokenArgs], env: { ...process.env, ...w.env, ...execInfo }, concurrency: 2 },
+    plugin: { argv: [...PLUGIN_ARGV, 'get-token', ...w.tokenArgs], env: { ...process.env, ...w.env, ...execInfo }, concurrency: 2 },
   });
   const refreshes = w.issuer.stats.tokenRequests.refresh_token;
   const { kb: settled, ms: settleMs } = await settledRss(agentPid, 80 * 1024, 30_000);

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync, existsSync, mkdirSync, readdirSync, rmSync
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { assertClearFailure, createWorld, requireTools, ENTRY, type World } from './world.js';
+import { assertClearFailure, createWorld, requireTools, PLUGIN_ARGV, type World } from './world.js';
 import { browserCommand, readBrowserLog } from '../rig/browser.js';
 import { spkiHash } from '../rig/ca.js';
 import { PASSWORD_FOR_TESTS, PUBLIC_CLIENT_ID } from '../rig/issuer.js';
@@ -70,7 +70,7 @@ function live(file: string, args: string[], env: Record<string, string | undefin
 
 /** The plugin, run the way kubectl runs it, but with the test able to read its stderr as it goes. Stdin is an open pipe nobody writes to. */
 function livePlugin(w: World, args: string[], env: Record<string, string | undefined>): Live {
-  return live(process.execPath, [ENTRY, ...args], { ...process.env, ...w.env, ...env });
+  return live(PLUGIN_ARGV[0]!, [...PLUGIN_ARGV.slice(1), ...args], { ...process.env, ...w.env, ...env });
 }
 
 /** Play the person at a browser (Chromium, through the rig's script) at `url`; resolves when the script is done. */
@@ -174,7 +174,7 @@ test('authcode-keyboard under a pseudo-terminal: the code is typed at /dev/tty, 
     const decoy = join(w.dir, 'decoy');
     writeFileSync(decoy, 'decoy-code-from-stdin\n');
     const info = execInfo(true).KUBERNETES_EXEC_INFO.trim();
-    const cmd = `KUBERNETES_EXEC_INFO=${q(info)} exec ${q(process.execPath)} ${q(ENTRY)} get-token ${[...w.tokenArgs, '--grant-type=authcode-keyboard'].map(q).join(' ')} < ${q(decoy)}`;
+    const cmd = `KUBERNETES_EXEC_INFO=${q(info)} exec ${PLUGIN_ARGV.map(q).join(' ')} get-token ${[...w.tokenArgs, '--grant-type=authcode-keyboard'].map(q).join(' ')} < ${q(decoy)}`;
     const p = underPty(cmd);
     await typeCode(p);
     const r = await p.done;

@@ -12,10 +12,17 @@ import { writeBrowserWrapper, readBrowserLog, type BrowserMode } from '../rig/br
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 /** The plugin under test; KUBECTL_OIDC_TEST_ENTRY runs the same tests against another build (an older one, to show a test fails there). */
 export const ENTRY = process.env.KUBECTL_OIDC_TEST_ENTRY ?? join(ROOT, 'dist/kubectl-oidc.cjs');
+/**
+ * KUBECTL_OIDC_TEST_PLUGIN=/path/to/kubectl-oidc runs every e2e file against that executable (the release's,
+ * `node scripts/test.mjs e2e-release` builds and sets it) instead of `node ENTRY`.
+ */
+export const PLUGIN = process.env.KUBECTL_OIDC_TEST_PLUGIN ? resolve(process.env.KUBECTL_OIDC_TEST_PLUGIN) : undefined;
+/** argv that runs the plugin under test: the executable, or this node and the built entry. */
+export const PLUGIN_ARGV: readonly string[] = PLUGIN ? [PLUGIN] : [process.execPath, ENTRY];
 
 /** Fail (in CI) or say why not (locally) when a real part is missing. */
 export function requireTools(): string | undefined {
-  const missing = ['/usr/bin/kubectl', '/usr/bin/chromium', ENTRY].filter((p) => !existsSync(p));
+  const missing = ['/usr/bin/kubectl', '/usr/bin/chromium', PLUGIN ?? ENTRY].filter((p) => !existsSync(p));
   if (missing.length === 0) return undefined;
   const why = `missing ${missing.join(', ')} (run the README's test command, which installs them)`;
   if (process.env.CI === 'true') throw new Error(why);
@@ -52,14 +59,14 @@ export async function createWorld(
   } = {},
 ): Promise<World> {
   // argv for running the plugin directly: the installed executable, or node and the built entry.
-  const pluginArgv = opts.plugin ? [opts.plugin] : [process.execPath, ENTRY];
+  const pluginArgv = opts.plugin ? [opts.plugin] : PLUGIN_ARGV;
   const dir = mkdtempSync(join(tmpdir(), 'ko-e2e-'));
   const ca = await createTestCA(dir);
   const issuer = await startIssuer({ ca, ...opts.issuer });
   const api = await startApiServer({ issuerUrl: issuer.url, clientId: PUBLIC_CLIENT_ID, issuerCaPem: ca.caPem, ca });
   const binDir = join(dir, 'bin');
   mkdirSync(binDir);
-  symlinkSync(opts.plugin ?? ENTRY, join(binDir, 'kubectl-oidc'));
+  symlinkSync(opts.plugin ?? PLUGIN ?? ENTRY, join(binDir, 'kubectl-oidc'));
   const browserLog = join(dir, 'browser.log');
   const browser = writeBrowserWrapper(dir, { log: browserLog, mode: opts.browserMode ?? 'login', spki: issuer.spki, login: 'alice' });
   const home = join(dir, 'home');

@@ -1,13 +1,14 @@
 /**
- * The npm entry's V8 code cache (cmd/npm-entry.cjs, built to dist/kubectl-oidc.cjs): written once after
- * a get-token that succeeded, used from then on; a damaged, truncated, shared or symlinked cache is a cache miss
- * (never a crash, never a changed answer), each set of V8 flags has its own, and a run that failed or
- * was not get-token writes nothing. Runs the built entry against a stand-in agent.
+ * The npm entry (cmd/npm-entry.cjs, built to dist/kubectl-oidc.cjs) runs the CLI with Node's own compile
+ * cache, in a private directory of the user's cache dir: used when that directory and its parent are
+ * real directories of the user that nobody else can write, never through a symbolic link, never on a
+ * damaged entry. Runs the built entry against a stand-in agent, under each supported Node found here
+ * (the npm packages node22 and node24), with Node's own debug output saying what the cache did.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,8 @@ import { encodeFrame } from '../../lib/protocol.js';
 const ENTRY = join(process.cwd(), 'dist/kubectl-oidc.cjs');
 const INFO = '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}';
 const ARGS = ['get-token', '--oidc-issuer-url=https://issuer.invalid', '--oidc-client-id=x'];
+const NODES = ['node22', 'node24'].map((n) => join(process.cwd(), 'node_modules', n, 'bin', 'node')).filter((n) => existsSync(n));
+const SKIP = NODES.length === 0 ? 'no Node >= 22 in node_modules (npm install)' : false;
 
 const root = mkdtempSync(join(tmpdir(), 'ko-cc-'));
 const run = join(root, 'run');
@@ -29,19 +32,21 @@ test.after(() => {
 
 let homes = 0;
 /** A fresh HOME (and so a fresh cache dir) for one case. */
-function home(): { env: Record<string, string>; codeDir: string } {
+function home(): { env: Record<string, string>; kodir: string; ccDir: string } {
   const h = join(root, `home${homes++}`);
   mkdirSync(h, { mode: 0o700 });
-  return { env: { HOME: h, XDG_CACHE_HOME: join(h, '.cache') }, codeDir: join(h, '.cache', 'kubectl-oidc', 'code') };
+  const kodir = join(h, '.cache', 'kubectl-oidc');
+  return { env: { HOME: h, XDG_CACHE_HOME: join(h, '.cache') }, kodir, ccDir: join(kodir, 'compile-cache') };
 }
 
-function kubectlOidc(env: Record<string, string>, args = ARGS): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const full: Record<string, string | undefined> = { ...process.env, KUBECTL_OIDC_RUNTIME_DIR: run, KUBERNETES_EXEC_INFO: INFO, KUBECTL_OIDC_DEBUG: '1', ...env };
-  delete full.NODE_OPTIONS;
-  delete full.KUBECTL_OIDC_CODE_CACHE;
+type Result = { code: number | null; stdout: string; stderr: string };
+
+function kubectlOidc(node: string, env: Record<string, string>, args = ARGS): Promise<Result> {
+  const full: Record<string, string | undefined> = { ...process.env, KUBECTL_OIDC_RUNTIME_DIR: run, KUBERNETES_EXEC_INFO: INFO, KUBECTL_OIDC_DEBUG: '1', NODE_DEBUG_NATIVE: 'COMPILE_CACHE' };
+  for (const k of ['NODE_OPTIONS', 'KUBECTL_OIDC_CODE_CACHE', 'NODE_COMPILE_CACHE', 'NODE_DISABLE_COMPILE_CACHE']) delete full[k];
   Object.assign(full, env);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [ENTRY, ...args], { env: full, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(node, [ENTRY, ...args], { env: full, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -50,110 +55,84 @@ function kubectlOidc(env: Record<string, string>, args = ARGS): Promise<{ code: 
   });
 }
 
-function assertToken(r: { code: number | null; stdout: string; stderr: string }) {
+function assertToken(r: Result) {
   assert.equal(r.code, 0, r.stderr);
   const cred = JSON.parse(r.stdout) as { status: { token: string } };
   assert.equal(cred.status.token, 'a.b.c');
 }
 
-const caches = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.v8')) : []);
+/** Cache entries Node wrote (one sub-directory per Node version, a file per module). */
+function entries(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile() && !d.name.includes('.')).map((d) => join(d.parentPath, d.name));
+}
+const hit = (r: Result) => /\[compile cache\] .*cli\.cjs.*(was accepted|success)/.test(r.stderr) && !/cli\.cjs.*(no such file|mismatch)/.test(r.stderr);
 
-test('written once after a get-token that succeeded (0600 in a 0700 dir), then used: the same answer', async () => {
-  const { env, codeDir } = home();
-  const first = await kubectlOidc(env);
-  assertToken(first);
-  assert.match(first.stderr, /code cache: written .*\.v8\n$/);
-  const [file] = caches(codeDir);
-  assert.ok(file, 'one cache file');
-  assert.equal(statSync(codeDir).mode & 0o777, 0o700);
-  assert.equal(statSync(join(codeDir, file)).mode & 0o777, 0o600);
-  const mtime = statSync(join(codeDir, file)).mtimeMs;
-  const second = await kubectlOidc(env);
-  assertToken(second);
-  assert.equal(second.stderr, '', 'used quietly');
-  assert.equal(second.stdout, first.stdout);
-  assert.equal(statSync(join(codeDir, file)).mtimeMs, mtime, 'not rewritten');
-});
+for (const node of NODES) {
+  const v = node.split('/').at(-3);
 
-test('a damaged or truncated cache is a miss: compiled from source, the same answer, and written again', async () => {
-  const { env, codeDir } = home();
-  assertToken(await kubectlOidc(env));
-  const file = join(codeDir, caches(codeDir)[0]!);
-  const good = readFileSync(file);
-  for (const damage of ['flip', 'truncate', 'zeros'] as const) {
-    if (damage === 'flip') {
-      const bad = Buffer.from(good);
-      bad[Math.floor(bad.length / 2)]! ^= 0x40;
-      writeFileSync(file, bad);
-    } else if (damage === 'truncate') {
-      truncateSync(file, Math.floor(good.length / 2));
-    } else {
-      writeFileSync(file, Buffer.concat([good.subarray(0, 8), Buffer.alloc(good.length - 8)]));
-    }
-    const r = await kubectlOidc(env);
+  test(`${v}: the first get-token writes the cache (a 0700 dir), the next reads it: the same answer`, { skip: SKIP }, async () => {
+    const { env, ccDir } = home();
+    const first = await kubectlOidc(node, env);
+    assertToken(first);
+    assert.ok(entries(ccDir).length >= 1, `cache written: ${first.stderr}`);
+    assert.equal(statSync(ccDir).mode & 0o777, 0o700);
+    const second = await kubectlOidc(node, env);
+    assertToken(second);
+    assert.ok(hit(second), `read from the cache: ${second.stderr}`);
+    assert.equal(second.stdout, first.stdout);
+  });
+
+  test(`${v}: a cache dir (or its parent) that is a symbolic link, or others can write, is not used`, { skip: SKIP }, async () => {
+    // The control for each: the same home with the dir made private again uses the cache.
+    const linked = home();
+    const elsewhere = mkdtempSync(join(root, 'elsewhere-'));
+    mkdirSync(linked.kodir, { recursive: true, mode: 0o700 });
+    symlinkSync(elsewhere, linked.ccDir);
+    let r = await kubectlOidc(node, linked.env);
     assertToken(r);
-    assert.match(r.stderr, /is damaged: compiling from source/, damage);
-    assert.match(r.stderr, /code cache: written/, `${damage}: written again`);
-    assert.equal(readFileSync(file).toString('latin1', 0, 4), 'KOC1', `${damage}: a whole cache again`);
-    const after = await kubectlOidc(env);
-    assertToken(after);
-    assert.equal(after.stderr, '', `${damage}: used after`);
-  }
-});
+    assert.match(r.stderr, /compile cache: not used: .*symbolic link/);
+    assert.deepEqual(entries(elsewhere), [], 'nothing written through the link');
 
-test('a cache that others can write is not read (and is replaced by a private one)', async () => {
-  const { env, codeDir } = home();
-  assertToken(await kubectlOidc(env));
-  const file = join(codeDir, caches(codeDir)[0]!);
-  chmodSync(file, 0o666);
-  const r = await kubectlOidc(env);
-  assertToken(r);
-  assert.match(r.stderr, /not used: not a private file of yours/);
-  assert.equal(statSync(file).mode & 0o777, 0o600);
-});
+    const parent = home();
+    const elsewhere2 = mkdtempSync(join(root, 'elsewhere-'));
+    chmodSync(elsewhere2, 0o700);
+    mkdirSync(join(parent.env.HOME!, '.cache'), { mode: 0o700 });
+    symlinkSync(elsewhere2, parent.kodir);
+    r = await kubectlOidc(node, parent.env);
+    assertToken(r);
+    assert.match(r.stderr, /compile cache: not used/);
+    assert.deepEqual(entries(elsewhere2), [], 'nothing written under a linked parent');
 
-test('a cache reached through a symbolic link is not read', async () => {
-  const { env, codeDir } = home();
-  assertToken(await kubectlOidc(env));
-  const file = join(codeDir, caches(codeDir)[0]!);
-  const elsewhere = join(root, `elsewhere-${homes}.v8`);
-  renameSync(file, elsewhere);
-  symlinkSync(elsewhere, file);
-  const r = await kubectlOidc(env);
-  assertToken(r);
-  assert.match(r.stderr, /not read: ELOOP/);
-  assert.ok(!lstatSync(file).isSymbolicLink(), 'replaced by a file of its own');
-});
+    const shared = home();
+    assertToken(await kubectlOidc(node, shared.env));
+    chmodSync(shared.ccDir, 0o777);
+    r = await kubectlOidc(node, shared.env);
+    assertToken(r);
+    assert.match(r.stderr, /compile cache: not used/);
+    assert.ok(!hit(r), 'not read');
+    chmodSync(shared.ccDir, 0o700);
+    r = await kubectlOidc(node, shared.env);
+    assert.ok(hit(r), `the control: a private dir is used: ${r.stderr}`);
+  });
 
-test('V8 flags in NODE_OPTIONS get a cache of their own; the plain one stays', async () => {
-  const { env, codeDir } = home();
-  assertToken(await kubectlOidc(env));
-  const flagged = { ...env, NODE_OPTIONS: '--max-old-space-size=300' };
-  const r = await kubectlOidc(flagged);
-  assertToken(r);
-  assert.match(r.stderr, /code cache: written/);
-  assert.equal(caches(codeDir).length, 2);
-  assert.equal((await kubectlOidc(flagged)).stderr, '');
-  assert.equal((await kubectlOidc(env)).stderr, '');
-});
+  test(`${v}: a damaged cache entry is a miss, never a crash or another answer`, { skip: SKIP }, async () => {
+    const { env, ccDir } = home();
+    assertToken(await kubectlOidc(node, env));
+    for (const file of entries(ccDir)) {
+      const bad = readFileSync(file);
+      for (let i = 64; i < bad.length; i += 97) bad[i]! ^= 0x5a;
+      writeFileSync(file, bad);
+    }
+    const r = await kubectlOidc(node, env);
+    assertToken(r);
+    assert.ok(!hit(r), `not used: ${r.stderr}`);
+  });
 
-test('nothing is written by a failed get-token, another command, or with KUBECTL_OIDC_CODE_CACHE=0', async () => {
-  const { env, codeDir } = home();
-  const bad = await kubectlOidc({ ...env, KUBERNETES_EXEC_INFO: '{"apiVersion":' });
-  assert.equal(bad.code, 2);
-  const version = await kubectlOidc(env, ['--version']);
-  assert.equal(version.stdout.trim().startsWith('kubectl-oidc '), true);
-  const off = await kubectlOidc({ ...env, KUBECTL_OIDC_CODE_CACHE: '0' });
-  assertToken(off);
-  assert.equal(off.stderr, '');
-  assert.deepEqual(caches(codeDir), []);
-});
-
-test('eight get-token at once with no cache: all answer, one cache file, no temp file left', async () => {
-  const { env, codeDir } = home();
-  const all = await Promise.all(Array.from({ length: 8 }, () => kubectlOidc(env)));
-  for (const r of all) assertToken(r);
-  assert.equal(caches(codeDir).length, 1);
-  assert.deepEqual(readdirSync(codeDir).filter((f) => f.endsWith('.tmp')), []);
-  assert.equal((await kubectlOidc(env)).stderr, '');
-});
+  test(`${v}: KUBECTL_OIDC_CODE_CACHE=0 writes nothing`, { skip: SKIP }, async () => {
+    const { env, kodir } = home();
+    const off = await kubectlOidc(node, { ...env, KUBECTL_OIDC_CODE_CACHE: '0' });
+    assertToken(off);
+    assert.ok(!existsSync(kodir), 'no cache dir at all');
+  });
+}

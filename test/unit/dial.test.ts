@@ -4,16 +4,21 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { spawn, spawnSync } from 'node:child_process';
 import { dial, transportFor, type Transport } from '../../lib/client/dial.js';
 import { ask, isNoAgent } from '../../lib/client/agent-client.js';
 import { encodeFrame, envelope } from '../../lib/protocol.js';
 
 /**
- * The client's two transports (libuv's pipe handle, node:net) against a real node:net server: the same
- * bytes, events and errors from both. The agent's side of it is the e2e suite's; here the edges.
+ * The client's transports (under Node: libuv's pipe handle and node:net; under Bun: Bun.connect and
+ * node:net) against a real node:net server: the same bytes, events and errors from each. The agent's
+ * side of it is the e2e suite's; here the edges. This file also runs under Bun (`bun test`), started
+ * by the last test below, so that the release executable's transport passes the same tests.
  */
-const TRANSPORTS: Transport[] = ['pipe', 'net'];
+const UNDER_BUN = typeof process.versions.bun === 'string';
+const TRANSPORTS: Transport[] = UNDER_BUN ? ['bun', 'net'] : ['pipe', 'net'];
+const NODE_ONLY = UNDER_BUN ? 'Node only: under Bun the transport is Bun.connect' : false;
 
 async function serve(onConn: (s: Socket) => void, name = 's.sock'): Promise<{ path: string; server: Server; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'ko-dial-'));
@@ -82,6 +87,9 @@ for (const transport of TRANSPORTS) {
       assert.equal(missing.err?.code, 'ENOENT');
       assert.ok(isNoAgent(missing.err));
       assert.equal(missing.connected, false);
+      // Through ask(), which closes the connection from its end(): the error must not arrive while dial()
+      // is still running (Bun reports some inside Bun.connect(); node:net on a later tick).
+      await assert.rejects(ask(join(dir, 'none.sock'), { ...envelope(), op: 'ping' }, undefined, 5_000, { KUBECTL_OIDC_TRANSPORT: transport }), { code: 'ENOENT' });
       // A listener that went away leaves its socket file behind.
       const stale = join(dir, 'stale.sock');
       const py = spawnSync('python3', ['-c', `import socket; s = socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(stale)})`]);
@@ -165,7 +173,7 @@ for (const transport of TRANSPORTS) {
   });
 }
 
-test('the pipe transport is the default on POSIX; net where process.binding would warn, or when asked', () => {
+test('the pipe transport is the default on POSIX; net where process.binding would warn, or when asked', { skip: NODE_ONLY }, () => {
   const posix = process.platform !== 'win32';
   assert.equal(transportFor({}), posix ? 'pipe' : 'net');
   assert.equal(transportFor({ KUBECTL_OIDC_TRANSPORT: 'net' }), 'net');
@@ -174,7 +182,7 @@ test('the pipe transport is the default on POSIX; net where process.binding woul
   assert.equal(transportFor({ NODE_OPTIONS: '--pending-deprecations-are-not-a-flag' }), posix ? 'pipe' : 'net');
 });
 
-test('get-token loads neither node:net nor node:tty: each costs ~4 ms of every kubectl command', async () => {
+test('get-token loads neither node:net nor node:tty: each costs ~4 ms of every kubectl command', { skip: NODE_ONLY }, async () => {
   // The built entry, run for real against a stand-in agent; the modules it loaded are read when it exits.
   const dir = mkdtempSync(join(tmpdir(), 'ko-dial-'));
   const srv = await serve((c) => c.once('data', () => c.end(encodeFrame({ t: 'token', token: 'a.b.c', expiresAt: 2e9 }))), 'agent.sock');
@@ -219,4 +227,19 @@ test('get-token loads neither node:net nor node:tty: each costs ~4 ms of every k
     await srv.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('under Bun, Bun.connect is the transport (net when asked), and it passes the tests above', { skip: UNDER_BUN ? 'this is the run under Bun' : false, timeout: 120_000 }, () => {
+  const bun = join(process.cwd(), 'node_modules/.bin/bun');
+  const file = fileURLToPath(import.meta.url);
+  const r = spawnSync(bun, ['test', '--timeout=60000', file], { encoding: 'utf8', env: { ...process.env, KUBECTL_OIDC_TRANSPORT: '' } });
+  assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+  assert.match(r.stderr, /\b0 fail\b/);
+  assert.match(r.stderr, /bun: writes made before the connection is up/);
+});
+
+test('Bun.connect is chosen under Bun only, and never on Windows', { skip: UNDER_BUN ? false : 'under Node: see the test above' }, () => {
+  assert.equal(transportFor({}), process.platform === 'win32' ? 'net' : 'bun');
+  assert.equal(transportFor({ KUBECTL_OIDC_TRANSPORT: 'net' }), 'net');
+  assert.equal(transportFor({ KUBECTL_OIDC_TRANSPORT: 'pipe' }), process.platform === 'win32' ? 'net' : 'bun');
 });

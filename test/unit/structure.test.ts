@@ -43,9 +43,8 @@ test('the built entry and CLI bundle require only node:* modules', () => {
     assert.fail('dist/cli.cjs is missing: run `npm run build` first');
   }
   const entry = readFileSync(join(root, 'dist/kubectl-oidc.cjs'), 'utf8');
-  assert.deepEqual([...entry.matchAll(/require\('([^']+)'\)/g)].map((m) => m[1]), ['node:fs', 'node:path', 'node:vm', 'node:zlib']);
-  assert.match(entry, /const BUILD = '[0-9a-f]{16}';/, 'the entry names its code cache after the build');
-  assert.doesNotMatch(src, /\bimport\(/, 'no import() in code compiled by node:vm');
+  assert.deepEqual([...new Set([...entry.matchAll(/require\('([^']+)'\)/g)].map((m) => m[1]))].sort(), ['./cli.cjs', 'node:fs', 'node:module', 'node:path']);
+  assert.doesNotMatch(src, /\bimport\(/, 'no import() (a CommonJS import() goes through the ESM loader)');
   const reqs = [...src.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
   assert.ok(reqs.length > 0);
   assert.deepEqual(reqs.filter((r) => !r!.startsWith("node:")), ["./main.cjs"], "only node:* and, lazily, the heavy half");

@@ -1,0 +1,28 @@
+/**
+ * What runs this process. One check, used wherever the answer changes what we do (how the agent is
+ * started, what `agent install` writes): kubectl-oidc is either the release's compiled executable
+ * (`bun build --compile`, scripts/bun-compile.mjs) or a script run by a runtime (the npm package on Node).
+ */
+
+interface BunGlobal {
+  isStandaloneExecutable?: boolean;
+}
+
+/**
+ * Whether this process is the compiled executable: then `process.execPath` is kubectl-oidc itself, the
+ * agent is inside it, and there is no script to pass (Bun's `process.argv[1]` is a path inside the
+ * executable's own file system, `/$bunfs/root/…`, which nothing else can open).
+ */
+export function isCompiledExecutable(): boolean {
+  return (globalThis as { Bun?: BunGlobal }).Bun?.isStandaloneExecutable === true;
+}
+
+/** Whether the runtime is Bun (compiled or `bun script`): Bun's own APIs are there. */
+export function isBun(): boolean {
+  return typeof process.versions.bun === 'string';
+}
+
+/** The command line that runs this kubectl-oidc again: the executable alone, or the runtime and the script. */
+export function selfCommand(): string[] {
+  return isCompiledExecutable() ? [process.execPath] : [process.execPath, process.argv[1] ?? ''];
+}
