@@ -20,7 +20,7 @@
 // `bunfig.toml` from the current directory, and kubectl runs us in whatever directory the user is in
 // (a `.env` there could set HTTPS_PROXY or NODE_EXTRA_CA_CERTS for our requests).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,7 +55,9 @@ module.exports = m.exports;
 /**
  * Compile the release executable for `target` (one of TARGETS, or any target `bun build` accepts) into
  * `outfile`, from dist/ (scripts/build.mjs). Bun fetches another platform's runtime from the npm registry
- * (`@oven/bun-<os>-<arch>`) the first time. Returns `{ outfile }`.
+ * (`@oven/bun-<os>-<arch>`) the first time. Returns `{ outfile }`: the file written (for a Windows
+ * target, `outfile` with `.exe` added if it lacked it). The caller puts `keyring.node` (KEYRING_ADDON),
+ * the target platform's @napi-rs/keyring addon, beside it in the archive.
  */
 export async function compile({ target, outfile }) {
   const out = resolve(outfile);
@@ -86,6 +88,9 @@ export async function compile({ target, outfile }) {
   } finally {
     rmSync(stage, { recursive: true, force: true });
   }
+  // Bun names a Windows executable *.exe even when told otherwise: return the file it wrote.
+  if (!existsSync(out) && existsSync(`${out}.exe`)) return { outfile: `${out}.exe` };
+  if (!existsSync(out)) throw new Error(`bun build --compile wrote no ${out}`);
   return { outfile: out };
 }
 
