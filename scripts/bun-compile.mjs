@@ -39,17 +39,23 @@ export function bunBinary() {
   return join(dirname(require.resolve('bun/package.json')), 'bin', 'bun.exe');
 }
 
+// A function, not a module that throws: Bun's bundled require() keeps a module whose top level threw,
+// and the next require() would get its empty exports ("undefined is not a constructor").
 const KEYRING_SHIM = `'use strict';
 // The compiled executable's @napi-rs/keyring: the addon beside the executable (scripts/bun-compile.mjs).
-const { dirname, join } = require('node:path');
-const file = join(dirname(process.execPath), ${JSON.stringify(KEYRING_ADDON)});
-const m = { exports: {} };
-try {
-  process.dlopen(m, file);
-} catch (err) {
-  throw new Error(\`Cannot find module \${file} (${KEYRING_ADDON} must sit beside the executable): \${err.message}\`, { cause: err });
-}
-module.exports = m.exports;
+let addon;
+exports.load = () => {
+  if (addon) return addon;
+  const { dirname, join } = require('node:path');
+  const file = join(dirname(process.execPath), ${JSON.stringify(KEYRING_ADDON)});
+  const m = { exports: {} };
+  try {
+    process.dlopen(m, file);
+  } catch (err) {
+    throw new Error(\`Cannot find module \${file} (${KEYRING_ADDON} must sit beside the executable): \${err.message}\`, { cause: err });
+  }
+  return (addon = m.exports);
+};
 `;
 
 /**
@@ -101,7 +107,7 @@ function stageBundles(dist, stage) {
     if (name === 'main.cjs') {
       const from = 'import("@napi-rs/keyring")';
       if (!src.includes(from)) throw new Error(`dist/main.cjs: expected ${from}`);
-      src = src.split(from).join('Promise.resolve().then(() => require("./keyring-beside.cjs"))');
+      src = src.split(from).join('Promise.resolve().then(() => require("./keyring-beside.cjs").load())');
     }
     // Bun writes a module's build path in for __filename: name it by the bundle instead.
     if (/\b__dirname\b/.test(src)) throw new Error(`dist/${name} uses __dirname: give it a fixed value in scripts/bun-compile.mjs`);
