@@ -20,7 +20,7 @@
 // `bunfig.toml` from the current directory, and kubectl runs us in whatever directory the user is in
 // (a `.env` there could set HTTPS_PROXY or NODE_EXTRA_CA_CERTS for our requests).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,23 +39,31 @@ export function bunBinary() {
   return join(dirname(require.resolve('bun/package.json')), 'bin', 'bun.exe');
 }
 
+// A function, not a module that throws: Bun's bundled require() keeps a module whose top level threw,
+// and the next require() would get its empty exports ("undefined is not a constructor").
 const KEYRING_SHIM = `'use strict';
 // The compiled executable's @napi-rs/keyring: the addon beside the executable (scripts/bun-compile.mjs).
-const { dirname, join } = require('node:path');
-const file = join(dirname(process.execPath), ${JSON.stringify(KEYRING_ADDON)});
-const m = { exports: {} };
-try {
-  process.dlopen(m, file);
-} catch (err) {
-  throw new Error(\`Cannot find module \${file} (${KEYRING_ADDON} must sit beside the executable): \${err.message}\`, { cause: err });
-}
-module.exports = m.exports;
+let addon;
+exports.load = () => {
+  if (addon) return addon;
+  const { dirname, join } = require('node:path');
+  const file = join(dirname(process.execPath), ${JSON.stringify(KEYRING_ADDON)});
+  const m = { exports: {} };
+  try {
+    process.dlopen(m, file);
+  } catch (err) {
+    throw new Error(\`Cannot find module \${file} (${KEYRING_ADDON} must sit beside the executable): \${err.message}\`, { cause: err });
+  }
+  return (addon = m.exports);
+};
 `;
 
 /**
  * Compile the release executable for `target` (one of TARGETS, or any target `bun build` accepts) into
  * `outfile`, from dist/ (scripts/build.mjs). Bun fetches another platform's runtime from the npm registry
- * (`@oven/bun-<os>-<arch>`) the first time. Returns `{ outfile }`.
+ * (`@oven/bun-<os>-<arch>`) the first time. Returns `{ outfile }`: the file written (for a Windows
+ * target, `outfile` with `.exe` added if it lacked it). The caller puts `keyring.node` (KEYRING_ADDON),
+ * the target platform's @napi-rs/keyring addon, beside it in the archive.
  */
 export async function compile({ target, outfile }) {
   const out = resolve(outfile);
@@ -86,6 +94,9 @@ export async function compile({ target, outfile }) {
   } finally {
     rmSync(stage, { recursive: true, force: true });
   }
+  // Bun names a Windows executable *.exe even when told otherwise: return the file it wrote.
+  if (!existsSync(out) && existsSync(`${out}.exe`)) return { outfile: `${out}.exe` };
+  if (!existsSync(out)) throw new Error(`bun build --compile wrote no ${out}`);
   return { outfile: out };
 }
 
@@ -96,7 +107,7 @@ function stageBundles(dist, stage) {
     if (name === 'main.cjs') {
       const from = 'import("@napi-rs/keyring")';
       if (!src.includes(from)) throw new Error(`dist/main.cjs: expected ${from}`);
-      src = src.split(from).join('Promise.resolve().then(() => require("./keyring-beside.cjs"))');
+      src = src.split(from).join('Promise.resolve().then(() => require("./keyring-beside.cjs").load())');
     }
     // Bun writes a module's build path in for __filename: name it by the bundle instead.
     if (/\b__dirname\b/.test(src)) throw new Error(`dist/${name} uses __dirname: give it a fixed value in scripts/bun-compile.mjs`);

@@ -1,6 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { AGENT_MALLOC_ENV } from '../client/agent-client.js';
+import { isBun } from '../runtime.js';
 
 /**
  * V8 settings for the agent: a daemon whose live heap is a few MiB. With V8's defaults a burst of a few
@@ -17,13 +18,19 @@ import { AGENT_MALLOC_ENV } from '../client/agent-client.js';
 export const AGENT_V8_FLAGS = ['--semi-space-growth-factor=1', '--heap-growing-percent=10'] as const;
 
 export function tuneHeap(env: NodeJS.ProcessEnv = process.env): void {
-  for (const f of AGENT_V8_FLAGS) setFlagsFromString(f);
+  // V8's flags mean nothing to Bun's JavaScriptCore (its setFlagsFromString is a stub): not set there.
+  if (!isBun()) for (const f of AGENT_V8_FLAGS) setFlagsFromString(f);
   // Read by glibc at start (agentEnv sets it): not for the processes the agent starts.
   for (const [k, v] of Object.entries(AGENT_MALLOC_ENV)) if (env[k] === v) delete env[k];
 }
 
-/** V8's full collection (what --expose-gc gives), or undefined where it cannot be had. */
+/**
+ * A full collection: V8's (what --expose-gc gives), or under Bun JavaScriptCore's synchronous one
+ * (`Bun.gc(true)`); undefined where it cannot be had.
+ */
 export function fullCollector(): (() => void) | undefined {
+  const bun = (globalThis as { Bun?: { gc?: (force: boolean) => void } }).Bun;
+  if (isBun()) return typeof bun?.gc === 'function' ? () => bun.gc!(true) : undefined;
   let gc = (globalThis as { gc?: () => void }).gc;
   try {
     if (typeof gc !== 'function') {

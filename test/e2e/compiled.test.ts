@@ -41,4 +41,11 @@ test('the compiled executable logs in through kubectl and serves later runs from
   assert.equal(second.stderr, '');
   assert.equal(await w.launches(), 1, 'one login');
   assert.equal(agentPid(w), pid, 'the same agent served the second run');
+
+  // No keyring.node beside this executable: the keyring is absent, said once, and logout still completes
+  // (Bun's require() kept the shim's failed module and the second load got an empty object).
+  const out = await w.plugin(['logout', ...w.tokenArgs]);
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stderr, /logged out/);
+  assert.match(out.stderr, /keyring module does not load/);
 });
