@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, agentPid, createWorld, requireTools, agentLog, type World, execInfo } from './world.js';
+import { alive, agentPid, assertClearFailure, createWorld, requireTools, agentLog, type World, execInfo } from './world.js';
 import type { KubectlResult } from '../rig/apiserver.js';
 import type { Fault, FaultEndpoint } from '../rig/issuer.js';
 
@@ -19,17 +19,6 @@ const skip = requireTools();
 const HTTP_TIMEOUT_MS = 2_000;
 const tokenOf = (r: KubectlResult) => JSON.parse(r.stdout).status.token as string;
 const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
-
-/** The error: one line (plus a hint line) after any login notices, nothing on stdout, no stack. */
-function assertClearFailure(r: KubectlResult, pattern: RegExp) {
-  assert.equal(r.code, 1, r.stderr);
-  assert.equal(r.stdout, '');
-  const error = r.stderr.slice(r.stderr.lastIndexOf('\nkubectl-oidc: ') + 1);
-  assert.match(error, /^kubectl-oidc: /, r.stderr);
-  assert.match(error, pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-  assert.ok(error.trimEnd().split('\n').length <= 2, `a short message: ${error}`);
-}
 
 const FAULTS: { name: string; fault: Fault; message: RegExp }[] = [
   { name: '500', fault: { status: 500, body: 'internal error' }, message: /HTTP 500|500/ },
@@ -74,7 +63,7 @@ test('faults with the agent in the path', { skip, timeout: 600_000 }, async (t) 
           const freshMs = Date.now() - s;
           t.diagnostic(`${endpoint} ${f.name}: no cache: ${freshMs} ms: ${fresh.stderr.trim().split('\n')[0]}`);
           // A slow key set during a login may still end in time (it is fetched again); either way, bounded.
-          if (!(fresh.code === 0 && f.fault.delayMs)) assertClearFailure(fresh, f.message);
+          if (!(fresh.code === 0 && f.fault.delayMs)) assertClearFailure(fresh, 1, f.message, { afterNotices: true });
           assert.ok(freshMs < 3 * HTTP_TIMEOUT_MS + 10_000, `bounded: ${freshMs} ms`);
           assert.ok(alive(pid), 'the agent keeps running');
           assert.equal(agentPid(w), pid);
@@ -132,7 +121,7 @@ test('faults with the agent in the path', { skip, timeout: 600_000 }, async (t) 
     assert.equal(tokenOf(r), cached);
     assert.ok(Date.now() - s < 5_000);
     const fresh = await getToken(['--oidc-extra-scope=profile', `--token-cache-dir=${join(w.dir, 'fresh-down')}`]);
-    assertClearFailure(fresh, /cannot reach https:\/\/127\.0\.0\.1:\d+.*ECONNREFUSED/);
+    assertClearFailure(fresh, 1, /cannot reach https:\/\/127\.0\.0\.1:\d+.*ECONNREFUSED/, { afterNotices: true });
     assert.ok(alive(pid));
   });
 });

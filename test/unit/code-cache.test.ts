@@ -12,9 +12,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeFrame } from '../../lib/protocol.js';
+import { execInfo } from '../support/exec-info.js';
 
 const ENTRY = join(process.cwd(), 'dist/kubectl-oidc.cjs');
-const INFO = '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}';
+const INFO = execInfo(false).KUBERNETES_EXEC_INFO;
 const ARGS = ['get-token', '--oidc-issuer-url=https://issuer.invalid', '--oidc-client-id=x'];
 
 const root = mkdtempSync(join(tmpdir(), 'ko-cc-'));
