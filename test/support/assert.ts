@@ -8,17 +8,20 @@ export interface ProcessResult {
 
 /**
  * A failure a person can read: the exit code given, nothing on stdout, no stack trace, no token, and
- * one `kubectl-oidc: ` line (plus an optional indented hint line). `afterNotices`: the login notices
- * a failed login printed first are allowed; the error is judged from the last `kubectl-oidc: ` line on.
+ * the error as one `kubectl-oidc: ` line plus at most an indented hint line, last. Login notices may
+ * come before it (a login that failed printed its URL first). `afterNotices`: the notices may include
+ * other `kubectl-oidc: ` lines; the error is the last one, and `pattern` is matched against it alone.
  */
 export function assertClearFailure(r: ProcessResult, code: number, pattern: RegExp, opts: { afterNotices?: boolean } = {}): void {
   assert.equal(r.code, code, `exit code; stderr: ${r.stderr}`);
   assert.equal(r.stdout, '', 'nothing on stdout');
-  const error = opts.afterNotices ? r.stderr.slice(r.stderr.lastIndexOf('\nkubectl-oidc: ') + 1) : r.stderr;
-  assert.match(error, pattern);
   assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
   assert.doesNotMatch(r.stderr, /eyJ/, 'no token');
-  const lines = error.trimEnd().split('\n');
-  assert.equal(lines.filter((l) => l.startsWith('kubectl-oidc: ')).length, 1, `one error line: ${r.stderr}`);
-  assert.ok(lines.length <= (opts.afterNotices ? 2 : 3), `a short message: ${error}`);
+  const lines = r.stderr.trimEnd().split('\n');
+  const ours = lines.flatMap((l, i) => (l.startsWith('kubectl-oidc: ') ? [i] : []));
+  if (!opts.afterNotices) assert.equal(ours.length, 1, `one error line: ${r.stderr}`);
+  assert.ok(ours.length > 0, `an error line: ${r.stderr}`);
+  const error = lines.slice(ours.at(-1));
+  assert.match(opts.afterNotices ? error.join('\n') : r.stderr, pattern);
+  assert.ok(error.length <= 2 && error.slice(1).every((l) => /^\s/.test(l)), `the error last, with at most a hint line: ${r.stderr}`);
 }
