@@ -4,10 +4,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { createWorld, requireTools, cacheFiles, agentLog, type World } from './world.js';
+import { createWorld, requireTools, cacheFiles, agentLog, execInfo, expireStoredTokens, waitFor } from './world.js';
 import { SECRET_CLIENT_ID, CLIENT_SECRET } from '../rig/issuer.js';
 
 const skip = requireTools();
@@ -43,7 +42,7 @@ test('login, cache, logout, ten concurrent kubectl runs', { skip, timeout: 180_0
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /alice@example\.com/);
     assert.equal(await w.launches(), 1, 'the same session: no new login');
-    const raw = await w.plugin(['get-token', ...w.tokenArgs], { env: { KUBERNETES_EXEC_INFO: `${JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1beta1', kind: 'ExecCredential', spec: { interactive: false } })}\n` } });
+    const raw = await w.plugin(['get-token', ...w.tokenArgs], { env: execInfo(false, undefined, 'client.authentication.k8s.io/v1beta1') });
     assert.equal(JSON.parse(raw.stdout).apiVersion, 'client.authentication.k8s.io/v1beta1');
     const plain = await w.plugin(['get-token', ...w.tokenArgs]);
     assert.equal(JSON.parse(plain.stdout).apiVersion, 'client.authentication.k8s.io/v1beta1', 'no KUBERNETES_EXEC_INFO: v1beta1');
@@ -96,24 +95,31 @@ test('login, cache, logout, ten concurrent kubectl runs', { skip, timeout: 180_0
 });
 
 test('refresh after expiry, and a new login after the grant is revoked', { skip, timeout: 120_000 }, async (t) => {
-  const w = await createWorld({ issuer: { idTokenTtl: 8 } });
+  // The one test that waits for a real expiry (kubectl, the API server and the agent all read the
+  // wall clock): TTL seconds. The others expire the stored token instead (expireStoredTokens). Shorter
+  // than 8 s, a login on a loaded 2-core machine can take most of the lifetime: 4 s failed there.
+  const TTL = 8;
+  const w = await createWorld({ issuer: { idTokenTtl: TTL } });
   t.after(() => w.close());
   const r1 = await w.kubectl(['auth', 'whoami']);
   assert.equal(r1.code, 0, r1.stderr);
   assert.equal(await w.launches(), 1);
+  const firstToken = JSON.parse(readFileSync(join(w.env.XDG_CACHE_HOME!, 'kubectl-oidc', cacheFiles(w)[0]!), 'utf8')).tokens as { idToken: string; expiresAt: number };
 
   await t.test('after the ID token expires, the next run has a new token without a browser', async () => {
-    await sleep(9_000);
+    await waitFor(() => Date.now() > firstToken.expiresAt * 1000, (TTL + 5) * 1000, 'the first ID token to expire');
     const r = await w.kubectl(['auth', 'whoami']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await w.launches(), 1, 'no browser');
     assert.ok(w.issuer.stats.tokenRequests.refresh_token >= 1, 'refreshed');
     assert.equal(w.issuer.stats.refreshFailures, 0, 'no rotated refresh token was ever presented twice');
+    // Tokens from now on outlive the test: only expireStoredTokens() below makes one stale.
+    w.issuer.setIdTokenTtl(3600);
   });
 
   await t.test('after the issuer revokes the grant, the next run logs in again', async () => {
+    await expireStoredTokens(w);
     w.issuer.revokeAll();
-    await sleep(9_000);
     const r = await w.kubectl(['auth', 'whoami']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /alice@example\.com/);
@@ -123,7 +129,7 @@ test('refresh after expiry, and a new login after the grant is revoked', { skip,
   await t.test('an issuer that answers a refresh without an ID token: handled by a new login, not a crash', async () => {
     w.issuer.setOmitIdTokenOnRefresh(true);
     const refreshes = w.issuer.stats.tokenRequests.refresh_token;
-    await sleep(9_000);
+    await expireStoredTokens(w);
     const r = await w.kubectl(['auth', 'whoami']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /alice@example\.com/);

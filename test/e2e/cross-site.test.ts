@@ -9,6 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
 import { startLoopback } from '../../lib/login/loopback.js';
+import { waitFor } from '../support/wait.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? undefined : process.env.CI === 'true' ? undefined : 'no /usr/bin/chromium';
@@ -49,15 +50,28 @@ test('a cross-site page in Chromium cannot complete or break the loopback login'
   });
   t.after(() => browser.close());
   const page = await browser.newPage();
+  // Every request the page sends to the callback, until it has an answer or has failed.
+  const inFlight = new Set<unknown>();
+  let sent = 0;
+  page.on('request', (req) => {
+    if (req.url().startsWith(target)) (inFlight.add(req), sent++);
+  });
+  const settled = (req: unknown) => inFlight.delete(req);
+  page.on('requestfinished', settled);
+  page.on('requestfailed', settled);
+  // The page's script ends with the form POST, which navigates to the callback: wait for its answer.
+  const posted = page.waitForResponse((res) => res.url().startsWith(target) && res.request().method() === 'POST' && res.request().isNavigationRequest(), { timeout: 20_000 });
   await page.goto(evilUrl);
+  await posted;
   await page.waitForLoadState('load');
-  await new Promise((r) => setTimeout(r, 1_000)); // the form POST navigates; the fetches settle
+  await waitFor(() => inFlight.size === 0, 20_000, 'every cross-site request to the callback to be answered or fail');
+  t.diagnostic(`${sent} cross-site requests reached the callback listener`);
+  assert.ok(sent >= 2, `the page's requests were sent (${sent})`);
   assert.equal(seen.accepted, undefined, 'no request from the cross-site page completed the login');
 
   // The listener still serves the real callback.
   const res = await fetch(`${target}/?code=real&state=${state}`);
-  assert.equal(res.status, 200);
-  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(res.status, 200); // answered only after the callback handler above has recorded it
   const got: URLSearchParams | undefined = seen.accepted as URLSearchParams | undefined;
   assert.equal(got?.get('code'), 'real');
 });

@@ -6,23 +6,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { agentPid, createWorld, requireTools, type World } from './world.js';
+import { agentPid, assertClearFailure, createWorld, execInfo, requireTools, type World } from './world.js';
 import { startGarbageIssuer, closedPortUrl } from '../rig/issuer.js';
 import { createTestCA } from '../rig/ca.js';
 import { writeBrowserWrapper, readBrowserLog } from '../rig/browser.js';
-import type { KubectlResult } from '../rig/apiserver.js';
 
 const skip = requireTools();
-
-function assertClearFailure(r: KubectlResult, code: number, pattern: RegExp) {
-  assert.equal(r.code, code, `exit code; stderr: ${r.stderr}`);
-  assert.equal(r.stdout, '', 'nothing on stdout');
-  assert.match(r.stderr, pattern);
-  assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
-  assert.doesNotMatch(r.stderr, /eyJ/, 'no token');
-  const ours = r.stderr.split('\n').filter((l) => l.startsWith('kubectl-oidc:'));
-  assert.equal(ours.length, 1, `one error line: ${r.stderr}`);
-}
 
 test('bad input', { skip, timeout: 180_000 }, async (t) => {
   const w: World = await createWorld({ browserMode: 'deny' });
@@ -87,7 +76,7 @@ test('bad input', { skip, timeout: 180_000 }, async (t) => {
   await t.test('right after a failed login a non-interactive caller gets "login required" fast, no new tab', async () => {
     const launches = await w.launches();
     const started = Date.now();
-    const r = await getToken(w.tokenArgs, { KUBERNETES_EXEC_INFO: JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', spec: { interactive: false } }) });
+    const r = await getToken(w.tokenArgs, execInfo(false));
     assertClearFailure(r, 3, /login required/);
     assert.match(r.stderr, /kubectl oidc login/);
     assert.ok(Date.now() - started < 5_000, 'fast');

@@ -7,19 +7,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { createWorld, requireTools, agentLog, type World } from './world.js';
+import { createWorld, requireTools, agentLog, sockPath, runningAgentPid as agentPid, waitFor } from './world.js';
 import type { KubectlResult } from '../rig/apiserver.js';
 import { PROTOCOL_VERSION } from '../../lib/protocol.js';
 import { VERSION } from '../../lib/version.js';
 import { MAX_PENDING_CONNECTIONS, REQUEST_DEADLINE_MS } from '../../lib/agent/server.js';
 
 const skip = requireTools();
-const sockPath = (w: World) => join(w.env.KUBECTL_OIDC_RUNTIME_DIR!, 'agent.sock');
-const agentPid = (w: World): number => JSON.parse(readFileSync(join(w.env.KUBECTL_OIDC_RUNTIME_DIR!, 'agent.json'), 'utf8')).pid;
+/** How many sockets a process holds open (Linux /proc): the agent's accepted connections and its listener. */
+const socketsOf = (pid: number) => readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+  try {
+    return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
+  } catch {
+    return false; // closed while we looked
+  }
+}).length;
 
 function assertToken(r: KubectlResult) {
   assert.equal(r.code, 0, r.stderr);
@@ -51,6 +57,16 @@ test('hostile clients: a connection flood, slow-loris clients, CA paths that blo
   const first = await getToken(); // logs in (the browser driver), starts the agent
   assert.equal(first.code, 0, first.stderr);
   const pid = agentPid(w);
+  // "Promptly" is relative to a warm get-token on this machine now (the median of three), not a fixed number of ms.
+  const timings: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const s = Date.now();
+    assertToken(await getToken());
+    timings.push(Date.now() - s);
+  }
+  const baselineMs = timings.sort((a, b) => a - b)[1]!;
+  const prompt = 10 * baselineMs;
+  t.diagnostic(`a warm get-token: ${baselineMs} ms; "promptly" is within ${prompt} ms`);
 
   await t.test('1,000 idle connections: valid get-token is still served promptly; the agent drops the excess', async () => {
     const flood: Held[] = [];
@@ -62,7 +78,7 @@ test('hostile clients: a connection flood, slow-loris clients, CA paths that blo
     const ms = Date.now() - started;
     assertToken(r);
     t.diagnostic(`get-token during the flood: ${ms} ms`);
-    assert.ok(ms < 5_000, `get-token took ${ms} ms during the flood`);
+    assert.ok(ms < prompt, `get-token took ${ms} ms during the flood (a warm one ${baselineMs} ms)`);
     // Over the cap, the oldest connections that sent no request are dropped within about a second.
     const end = Date.now() + 4_000;
     while (Date.now() < end && flood.filter((h) => h.closedAt === undefined).length > MAX_PENDING_CONNECTIONS) await sleep(50);
@@ -78,19 +94,20 @@ test('hostile clients: a connection flood, slow-loris clients, CA paths that blo
   await t.test('slow-loris: a client sending one byte every 300 ms is dropped at the deadline; others are served meanwhile', async () => {
     const request = `${JSON.stringify({ op: 'ping', v: PROTOCOL_VERSION, version: VERSION, pad: 'x'.repeat(200) })}\n`;
     const lorises = await Promise.all(Array.from({ length: 5 }, () => hold(sockPath(w))));
-    const timers = lorises.map((h) => {
-      let i = 0;
+    const sent = lorises.map(() => 0);
+    const timers = lorises.map((h, n) => {
       const timer = setInterval(() => {
-        if (h.closedAt !== undefined || i >= request.length) return clearInterval(timer);
-        h.sock.write(request[i++]!);
+        if (h.closedAt !== undefined || sent[n]! >= request.length) return clearInterval(timer);
+        h.sock.write(request[sent[n]!++]!);
       }, 300);
       return timer;
     });
     try {
-      await sleep(1_000);
+      // Every slow client is mid-request (a few bytes in) before the valid one comes.
+      await waitFor(() => sent.every((k) => k >= 3), 10_000, 'each slow client to send 3 bytes');
       const started = Date.now();
       assertToken(await getToken());
-      assert.ok(Date.now() - started < 5_000);
+      assert.ok(Date.now() - started < prompt, `get-token took ${Date.now() - started} ms next to the slow clients (a warm one ${baselineMs} ms)`);
       const end = Date.now() + REQUEST_DEADLINE_MS + 5_000;
       while (Date.now() < end && lorises.some((h) => h.closedAt === undefined)) await sleep(100);
       for (const h of lorises) {
@@ -114,11 +131,14 @@ test('hostile clients: a connection flood, slow-loris clients, CA paths that blo
     spawn('/bin/sh', ['-c', 'sleep 15; exec 3>"$1"; sleep 1', 'sh', fifo], { stdio: 'ignore' }).unref();
     const args = w.tokenArgs.map((a) => (a.startsWith('--certificate-authority=') ? `--certificate-authority=${fifo}` : a));
     const started = Date.now();
+    const sockets = socketsOf(pid);
+    const ended = { bad: false, zero: false };
     const [bad, zero, good] = await Promise.all([
-      w.plugin(['get-token', ...args], { timeoutMs: 30_000 }),
-      w.plugin(['get-token', ...w.tokenArgs.map((a) => (a.startsWith('--certificate-authority=') ? '--certificate-authority=/dev/zero' : a))], { timeoutMs: 30_000 }),
+      w.plugin(['get-token', ...args], { timeoutMs: 30_000 }).finally(() => (ended.bad = true)),
+      w.plugin(['get-token', ...w.tokenArgs.map((a) => (a.startsWith('--certificate-authority=') ? '--certificate-authority=/dev/zero' : a))], { timeoutMs: 30_000 }).finally(() => (ended.zero = true)),
       (async () => {
-        await sleep(300); // after the bad ones reached the agent
+        // After a bad request reached the agent: it holds one more connection (or both were answered already).
+        await waitFor(() => (ended.bad && ended.zero) || socketsOf(pid) > sockets, 20_000, 'the bad requests to reach the agent');
         const s = Date.now();
         const r = await getToken();
         return { r, ms: Date.now() - s };
@@ -126,7 +146,7 @@ test('hostile clients: a connection flood, slow-loris clients, CA paths that blo
     ]);
     assertToken(good.r);
     t.diagnostic(`valid get-token next to the FIFO: ${good.ms} ms; the FIFO request failed after ${Date.now() - started} ms`);
-    assert.ok(good.ms < 5_000, `valid get-token took ${good.ms} ms`);
+    assert.ok(good.ms < prompt, `valid get-token took ${good.ms} ms (a warm one ${baselineMs} ms)`);
     for (const [r, what] of [[bad, 'a FIFO'], [zero, 'a character device']] as const) {
       assert.equal(r.code, 1, r.stderr);
       assert.equal(r.stdout, '');

@@ -21,12 +21,11 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, agentPid, createWorld, requireTools, cacheFiles, agentLog, type World } from './world.js';
+import { alive, agentPid, createWorld, requireTools, cacheFiles, agentLog, execInfo, type World } from './world.js';
 import type { KubectlResult } from '../rig/apiserver.js';
 
 const skip = requireTools();
 const LOOPS = Number(process.env.KUBECTL_OIDC_KILL_LOOPS ?? 8);
-const execInfo = { KUBERNETES_EXEC_INFO: `${JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', spec: { interactive: true } })}\n` };
 
 const cacheDir = (w: World) => join(w.env.XDG_CACHE_HOME!, 'kubectl-oidc');
 
@@ -61,7 +60,7 @@ const MODES: Mode[] = ['before', 'after', 'write'];
 test(`SIGKILL the agent during a refresh and a cache write, ${LOOPS} times`, { skip, timeout: LOOPS * 40_000 + 60_000 }, async (t) => {
   const w = await createWorld({ issuer: { idTokenTtl: 3600 } });
   t.after(() => w.close().catch(() => {}));
-  const getToken = (extra: string[] = []) => w.plugin(['get-token', ...w.tokenArgs, ...extra], { env: execInfo, timeoutMs: 60_000 });
+  const getToken = (extra: string[] = []) => w.plugin(['get-token', ...w.tokenArgs, ...extra], { env: execInfo(true), timeoutMs: 60_000 });
   assertToken(await getToken(), 'first login');
   assert.equal(await w.launches(), 1);
   const tally: Record<Mode, { kills: number; relogins: number }> = { before: { kills: 0, relogins: 0 }, after: { kills: 0, relogins: 0 }, write: { kills: 0, relogins: 0 } };

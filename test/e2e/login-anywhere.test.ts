@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync, existsSync, mkdirSync, readdirSync, rmSync
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { assertClearFailure, createWorld, requireTools, PLUGIN_ARGV, type World } from './world.js';
+import { assertClearFailure, createWorld, requireTools, execInfo, PLUGIN_ARGV, ENTRY, type World } from './world.js';
 import { browserCommand, readBrowserLog } from '../rig/browser.js';
 import { spkiHash } from '../rig/ca.js';
 import { PASSWORD_FOR_TESTS, PUBLIC_CLIENT_ID } from '../rig/issuer.js';
@@ -19,9 +19,6 @@ import { startProxy } from '../rig/proxy.js';
 
 const skip = requireTools();
 
-const execInfo = (interactive: boolean, cluster?: unknown) => ({
-  KUBERNETES_EXEC_INFO: `${JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', spec: { interactive, ...(cluster ? { cluster } : {}) } })}\n`,
-});
 const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
 const tokenOf = (r: KubectlResult) => JSON.parse(r.stdout).status.token as string;
 /** The world's flags without the ones a test replaces. */

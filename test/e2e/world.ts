@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, symlinkSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, symlinkSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -8,6 +8,11 @@ import { createTestCA, type TestCA } from '../rig/ca.js';
 import { startIssuer, PUBLIC_CLIENT_ID, type TestIssuer, type IssuerOptions } from '../rig/issuer.js';
 import { startApiServer, writeKubeconfig, runKubectl, type TestApiServer, type KubectlResult, type ExecUser } from '../rig/apiserver.js';
 import { writeBrowserWrapper, readBrowserLog, type BrowserMode } from '../rig/browser.js';
+
+// Helpers that are not about a world live in test/support/; re-exported for the tests that import them from here.
+export { execInfo } from '../support/exec-info.js';
+export { alive, waitFor } from '../support/wait.js';
+export { assertClearFailure } from '../support/assert.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 /** The plugin under test; KUBECTL_OIDC_TEST_ENTRY runs the same tests against another build (an older one, to show a test fails there). */
@@ -44,6 +49,8 @@ export interface World {
   kubectl(args: string[], opts?: { kubeconfig?: string; env?: Record<string, string | undefined>; timeoutMs?: number; input?: string }): Promise<KubectlResult>;
   /** Run the plugin directly (not through kubectl). */
   plugin(args: string[], opts?: { env?: Record<string, string | undefined>; timeoutMs?: number }): Promise<KubectlResult>;
+  /** Start the plugin and return at once, to wait for what it says before it ends. */
+  startPlugin(args: string[], opts?: { env?: Record<string, string | undefined>; timeoutMs?: number }): Running;
   launches(): Promise<number>;
   stopAgent(): Promise<void>;
   close(): Promise<void>;
@@ -108,7 +115,10 @@ export async function createWorld(
       return runKubectl(args, { kubeconfig: o.kubeconfig ?? defaultKubeconfig, env: { ...env, ...o.env }, timeoutMs: o.timeoutMs ?? 60_000, ...(o.input !== undefined ? { input: o.input } : {}) });
     },
     plugin(args, o = {}) {
-      return run(pluginArgv[0]!, [...pluginArgv.slice(1), ...args], { ...process.env, ...env, ...o.env }, o.timeoutMs ?? 60_000);
+      return world.startPlugin(args, o).result;
+    },
+    startPlugin(args, o = {}) {
+      return start(pluginArgv[0]!, [...pluginArgv.slice(1), ...args], { ...process.env, ...env, ...o.env }, o.timeoutMs ?? 60_000);
     },
     async launches() {
       return (await readBrowserLog(browserLog)).length;
@@ -127,10 +137,20 @@ export async function createWorld(
 }
 
 export function run(file: string, args: string[], env: Record<string, string | undefined>, timeoutMs: number, input?: string): Promise<KubectlResult> {
-  return new Promise((resolveRun) => {
+  return start(file, args, env, timeoutMs, input).result;
+}
+
+/** A process still running: what it wrote so far (to wait for a line), and its result when it ends. */
+export interface Running {
+  result: Promise<KubectlResult>;
+  stderr(): string;
+}
+
+export function start(file: string, args: string[], env: Record<string, string | undefined>, timeoutMs: number, input?: string): Running {
+  let stdout = '';
+  let stderr = '';
+  const result = new Promise<KubectlResult>((resolveRun) => {
     const child = spawn(file, args, { env: env as NodeJS.ProcessEnv, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
     let timedOut = false;
     child.stdout!.on('data', (d) => (stdout += d));
     child.stderr!.on('data', (d) => (stderr += d));
@@ -148,6 +168,7 @@ export function run(file: string, args: string[], env: Record<string, string | u
       resolveRun({ code, stdout, stderr, timedOut });
     });
   });
+  return { result, stderr: () => stderr };
 }
 
 /** Token files in the world's cache dir (never the lock files). */
@@ -164,9 +185,9 @@ export function agentLog(world: World): string {
   }
 }
 
-/** KUBERNETES_EXEC_INFO as kubectl sets it (v1, with the trailing newline kubectl writes). */
-export function execInfo(interactive: boolean): { KUBERNETES_EXEC_INFO: string } {
-  return { KUBERNETES_EXEC_INFO: `${JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', spec: { interactive } })}\n` };
+/** The agent's socket in the world's runtime dir. */
+export function sockPath(w: World): string {
+  return join(w.env.KUBECTL_OIDC_RUNTIME_DIR!, 'agent.sock');
 }
 
 /** The running agent's pid from its state file, if there is one. */
@@ -178,20 +199,35 @@ export function agentPid(w: World): number | undefined {
   }
 }
 
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+/** The running agent's pid; fails the test when no agent runs. */
+export function runningAgentPid(w: World): number {
+  const pid = agentPid(w);
+  assert.ok(pid !== undefined, 'an agent runs (its state file names its pid)');
+  return pid;
 }
 
-/** One line on stderr (plus an optional hint line), nothing on stdout, no stack, the exit code given. */
-export function assertClearFailure(r: KubectlResult, code: number, pattern: RegExp): void {
-  assert.equal(r.code, code, r.stderr);
-  assert.equal(r.stdout, '');
-  assert.match(r.stderr, pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-  assert.ok(r.stderr.trimEnd().split('\n').length <= 3, `a short message: ${r.stderr}`);
+/**
+ * Move the clock past the stored ID tokens' expiry instead of waiting for it: stop the agent (it holds
+ * the tokens in memory), then rewrite each token file so that its token set expired a second ago,
+ * keeping its lifetime (the refresh margin is a share of it). The next get-token starts a new agent
+ * that loads the file and takes the expired-token path: refresh, or log in when that fails. The ID
+ * token itself is not touched; the agent trusts the stored expiry, as it does after a restart.
+ */
+export async function expireStoredTokens(w: World): Promise<number> {
+  await w.stopAgent();
+  const dir = join(w.env.XDG_CACHE_HOME!, 'kubectl-oidc');
+  const now = Math.floor(Date.now() / 1000);
+  const files = cacheFiles(w);
+  for (const f of files) {
+    const doc = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { tokens: { expiresAt: number; issuedAt: number; accessExpiresAt?: number } };
+    const shift = doc.tokens.expiresAt - (now - 1);
+    doc.tokens.expiresAt -= shift;
+    doc.tokens.issuedAt -= shift;
+    if (doc.tokens.accessExpiresAt !== undefined) doc.tokens.accessExpiresAt -= shift;
+    const tmp = join(dir, `${f}.test.tmp`);
+    writeFileSync(tmp, JSON.stringify(doc), { mode: 0o600 });
+    renameSync(tmp, join(dir, f));
+  }
+  assert.ok(files.length > 0, 'a token file to expire');
+  return files.length;
 }

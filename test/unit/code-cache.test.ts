@@ -13,9 +13,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeFrame } from '../../lib/protocol.js';
+import { execInfo } from '../support/exec-info.js';
 
 const ENTRY = join(process.cwd(), 'dist/kubectl-oidc.cjs');
-const INFO = '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}';
+const INFO = execInfo(false).KUBERNETES_EXEC_INFO;
 const ARGS = ['get-token', '--oidc-issuer-url=https://issuer.invalid', '--oidc-client-id=x'];
 const NODES = ['node22', 'node24'].map((n) => join(process.cwd(), 'node_modules', n, 'bin', 'node')).filter((n) => existsSync(n));
 const SKIP = NODES.length === 0 ? 'no Node >= 22 in node_modules (npm install)' : false;

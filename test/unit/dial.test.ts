@@ -9,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { dial, transportFor, type Transport } from '../../lib/client/dial.js';
 import { ask, isNoAgent } from '../../lib/client/agent-client.js';
 import { encodeFrame, envelope } from '../../lib/protocol.js';
+import { execInfo } from '../support/exec-info.js';
 
 /**
  * The client's transports (under Node: libuv's pipe handle and node:net; under Bun: Bun.connect and
@@ -202,7 +203,7 @@ test('get-token loads neither node:net nor node:tty: each costs ~4 ms of every k
     chmodSync(dirname(srv.path), 0o700);
     /** The modules loaded beyond Node's own start-up, and what was printed. */
     const run = async (transport?: Transport) => {
-      const env: Record<string, string | undefined> = { ...process.env, HOME: dir, XDG_STATE_HOME: dir, XDG_CACHE_HOME: dir, KUBECTL_OIDC_RUNTIME_DIR: dirname(srv.path), KUBERNETES_EXEC_INFO: '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}' };
+      const env: Record<string, string | undefined> = { ...process.env, HOME: dir, XDG_STATE_HOME: dir, XDG_CACHE_HOME: dir, KUBECTL_OIDC_RUNTIME_DIR: dirname(srv.path), ...execInfo(false) };
       delete env.KUBECTL_OIDC_TRANSPORT;
       if (transport) env.KUBECTL_OIDC_TRANSPORT = transport;
       const child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
