@@ -6,7 +6,8 @@ import { parseFlags } from './cli.js';
 
 /**
  * Flags become typed parts at the boundary, each with one owner:
- * - the provider (issuer, client, scopes, CA) is what a session *is*: its identity, its key;
+ * - the provider (issuer, client, scopes, CA, session name) is what a session *is*: its identity, its key,
+ *   together with the UI's username and extra params, which pick the person (lib/agent/identity.ts);
  * - the UI (browser, listen address, timeout) belongs to one login, taken from the caller that starts it;
  * - the cache (storage, dir) says where the session's tokens live;
  * - the network (proxy variables) belongs to one request and travels in its forwarded environment.
@@ -28,6 +29,8 @@ export interface ProviderConfig {
   offlineAccess: boolean;
   /** kubelogin's --insecure-skip-tls-verify: part of the identity, since it changes whom we trust. */
   insecureSkipTlsVerify: boolean;
+  /** --session-name: a label with no meaning to the issuer, part of the identity only (two accounts, same flags). */
+  sessionName?: string;
 }
 
 export type GrantType = 'auto' | 'authcode' | 'authcode-keyboard' | 'device-code' | 'password';
@@ -110,6 +113,7 @@ export const TOKEN_FLAGS = {
   'open-url-after-authentication': { type: 'string' },
   username: { type: 'string' },
   password: { type: 'string' },
+  'session-name': { type: 'string' },
   'token-cache-dir': { type: 'string' },
   'token-cache-storage': { type: 'string' },
   'force-refresh': { type: 'boolean' },
@@ -134,6 +138,8 @@ export const TOKEN_FLAGS_HELP = `Flags (the same names as kubelogin's):
   --grant-type=TYPE                auto (default), authcode, authcode-keyboard, device-code or password
   --username=USER                  password grant: the user (the password: KUBECTL_OIDC_PASSWORD or a prompt)
   --oidc-auth-request-extra-params=KEY=VALUE   extra authorization request parameter; repeatable
+  --session-name=NAME              a name for this session, to keep two accounts with otherwise equal flags apart
+                                   (letters, digits and . _ - @ + :, at most 64; not sent to the issuer)
   --oidc-use-access-token          put the access token, not the ID token, in the credential
   --insecure-skip-tls-verify       do not verify the issuer's certificate (a security risk; warned on every login)
   --certificate-authority=FILE     PEM CA that signs the issuer's certificate; repeatable
@@ -287,6 +293,7 @@ export function parseTokenFlags(argv: string[], cwd: string, env: Record<string,
       caData,
       offlineAccess: values['no-offline-access'] !== true,
       insecureSkipTlsVerify: values['insecure-skip-tls-verify'] === true,
+      sessionName: values['session-name'],
     }),
     ui: parseUi({
       grantType,
@@ -324,6 +331,8 @@ function fail(message: string, hint?: string): never {
 }
 
 const checkedIssuers = new Set<string>();
+/** Shown in status tables and logs: printable, short, no spaces or separators a terminal could misread. */
+const SESSION_NAME = /^[\p{L}\p{N}][\p{L}\p{N}._@+:-]{0,63}$/u;
 
 /** Each part is checked where it is built from flags and again where it is read from the socket (the agent trusts nothing it reads). */
 export function parseProvider(v: unknown): ProviderConfig {
@@ -354,6 +363,10 @@ export function parseProvider(v: unknown): ProviderConfig {
     insecureSkipTlsVerify: o.insecureSkipTlsVerify === true,
   };
   if (str(o.clientSecret) && o.clientSecret !== '') out.clientSecret = o.clientSecret;
+  if (o.sessionName !== undefined) {
+    if (!str(o.sessionName) || !SESSION_NAME.test(o.sessionName)) fail('--session-name must be 1 to 64 letters, digits and . _ - @ + : (starting with a letter or digit)');
+    out.sessionName = o.sessionName;
+  }
   return out;
 }
 

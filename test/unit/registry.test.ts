@@ -91,7 +91,7 @@ test('a session is found by its identity, whatever the caller\'s proxy variables
   assert.equal(status[0]!.email, 'alice@example.com');
   assert.doesNotMatch(JSON.stringify(status), /h\.ey|"r"/, 'status carries no token');
   // Logout names the same session with no environment at all, and revokes its refresh token.
-  const r = await registry.logout(flags.provider, { storage: 'none' }, {});
+  const r = await registry.logout(flags.provider, flags.ui, { storage: 'none' }, {});
   assert.ok(r.cleared.includes('agent memory'));
   assert.deepEqual(counts.revoked, ['r']);
   assert.equal(r.revoked.length, 1);
@@ -148,5 +148,46 @@ test('concurrent first requests share one session, one store, one login; the sto
   assert.deepEqual({ stores: counts.stores, issuers: counts.issuers, logins: counts.logins }, { stores: 1, issuers: 1, logins: 1 });
   assert.equal(notices.filter((n) => n.includes('keeping tokens')).length, 1);
   assert.equal(notices.filter((n) => n.includes('https://issuer.example/auth')).length, 20);
+  await registry.close();
+});
+
+test('every account its own session: login_hint, username and session name each pick another one; logout finds each', async () => {
+  const { registry, counts, flags } = setup();
+  const caller = { notify: () => {}, prompt: async () => null };
+  const as = (ui: Partial<TokenFlags['ui']>, sessionName?: string): TokenFlags => ({
+    ...flags,
+    provider: { ...flags.provider, ...(sessionName ? { sessionName } : {}) },
+    ui: { ...flags.ui, ...ui },
+  });
+  const people = [
+    as({}),
+    as({ authRequestExtraParams: { login_hint: 'bob@example.com' } }),
+    as({ authRequestExtraParams: { login_hint: 'carol@example.com' } }),
+    as({ authRequestExtraParams: { connector_id: 'ldap' } }),
+    as({ username: 'dave', grantType: 'password' }),
+    as({}, 'work'),
+  ];
+  const first = [];
+  for (const f of people) first.push((await registry.getToken({ flags: f, interactive: true, env: {}, caller })).idToken);
+  assert.equal(counts.logins, people.length, 'one login per account');
+  assert.equal(new Set(first).size, people.length);
+  // Again: each from its own session, in another order, with other UI settings that are not the account.
+  for (const [i, f] of [...people.entries()].reverse()) {
+    const t = await registry.getToken({ flags: { ...f, ui: { ...f.ui, browserCommand: 'firefox', password: 'pw' } }, interactive: false, env: {}, caller });
+    assert.equal(t.idToken, first[i]);
+  }
+  assert.equal(counts.logins, people.length, 'no new login');
+  const status = await registry.status();
+  assert.equal(status.length, people.length);
+  assert.deepEqual(status.filter((s) => s.sessionName).map((s) => s.sessionName), ['work']);
+  assert.deepEqual(status.filter((s) => s.username).map((s) => s.username), ['dave']);
+
+  const r = await registry.logout(people[1]!.provider, people[1]!.ui, { storage: 'none' }, {});
+  assert.ok(r.cleared.includes('agent memory'));
+  const named = await registry.logout(people[5]!.provider, people[5]!.ui, { storage: 'none' }, {});
+  assert.ok(named.cleared.includes('agent memory'));
+  const left = await registry.status();
+  assert.equal(left.length, people.length - 2, 'only those two were logged out');
+  assert.ok(!left.some((s) => s.sessionName === 'work'));
   await registry.close();
 });
