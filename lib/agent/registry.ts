@@ -112,9 +112,15 @@ export function createRegistry(deps: RegistryDeps) {
     }
     if (cacheId(entry.cache) !== cacheId(cache)) {
       const { store, notice } = await openStore({ storage: cache.storage, cacheDir: cache.dir ?? defaultCacheDir() });
-      deps.log.info(`session ${key.slice(0, 8)}: moving its tokens to ${store.kind} storage, as the latest caller asks`);
-      await entry.session.moveTo(store);
-      Object.assign(entry, { cache, storeNotice: notice, noticeShown: false });
+      if (store.kind === 'keyring' && entry.session.storage === 'keyring') {
+        // One keyring item per session, whatever the dir: a move would rewrite it unchanged (a Keychain
+        // prompt on some backends), then delete it from the "old" store, which is the same item.
+        Object.assign(entry, { cache });
+      } else {
+        deps.log.info(`session ${key.slice(0, 8)}: moving its tokens to ${store.kind} storage, as the latest caller asks`);
+        await entry.session.moveTo(store);
+        Object.assign(entry, { cache, storeNotice: notice, noticeShown: false });
+      }
     }
     entry.network = call.env;
     // Most recently used last, so eviction takes the first idle one.

@@ -148,10 +148,11 @@ test("kubelogin's session is taken over only for the same account, from a safe p
   const w = await createWorld();
   t.after(() => w.close());
   // Real refresh tokens of bob's, from logins kept in throwaway cache dirs (forgotten without a logout,
-  // which would revoke them). Two of them: each can be spent once.
+  // which would revoke them), each by an agent of its own. Two of them: each can be spent once.
   const bobTokens = async (tag: string) => {
     const dir = join(w.dir, `first-${tag}`);
-    const r = await w.plugin(['get-token', ...w.tokenArgs, `--token-cache-dir=${dir}`, '--oidc-auth-request-extra-params=login_hint=bob@example.com', `--session-name=${tag}`], { env: execInfo(true) });
+    await w.stopAgent();
+    const r = await w.plugin(['get-token', ...w.tokenArgs, `--token-cache-dir=${dir}`, '--oidc-auth-request-extra-params=login_hint=bob@example.com'], { env: execInfo(true) });
     assert.equal(r.code, 0, r.stderr);
     const [file] = readdirSync(dir).filter((f) => f.endsWith('.json'));
     const { tokens } = JSON.parse(readFileSync(join(dir, file!), 'utf8')) as { tokens: { idToken: string; refreshToken: string } };

@@ -191,3 +191,43 @@ test('every account its own session: login_hint, username and session name each 
   assert.ok(!left.some((s) => s.sessionName === 'work'));
   await registry.close();
 });
+
+test('a caller naming another --token-cache-dir with the keyring: the one keyring item is kept, not rewritten and deleted', async () => {
+  const { createRegistry } = await import('../../lib/agent/registry.js');
+  const items = new Map<string, string>();
+  const writes: string[] = [];
+  // Every keyring-backed store reaches the same items, whatever its fallback dir.
+  const keyringStore = () => ({
+    kind: 'keyring' as const,
+    load: async (k: string) => (items.has(k) ? JSON.parse(items.get(k)!) : undefined),
+    save: async (k: string, t: unknown) => {
+      writes.push(k);
+      items.set(k, JSON.stringify(t));
+    },
+    delete: async (k: string) => void items.delete(k),
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'ko-reg-kr-'));
+  let logins = 0;
+  const registry = createRegistry({
+    log: silentLogger,
+    lockDir: dir,
+    openStore: async () => ({ store: keyringStore() }),
+    createIssuer: () => ({ close: async () => {} }) as unknown as IssuerClient,
+    login: async () => {
+      logins++;
+      const now = Math.floor(Date.now() / 1000);
+      return { idToken: jwt({ sub: 'alice' }), refreshToken: 'r', issuedAt: now, expiresAt: now + 3600 };
+    },
+  });
+  const { flags } = setup();
+  const caller = { notify: () => {}, prompt: async () => null };
+  const call = (d: string) => registry.getToken({ flags: { ...flags, cache: { storage: 'keyring', dir: d } }, interactive: true, env: {}, caller });
+  await call(join(dir, 'a'));
+  assert.equal(writes.length, 1);
+  await call(join(dir, 'b'));
+  await call(join(dir, 'a'));
+  assert.equal(logins, 1);
+  assert.equal(writes.length, 1, 'no rewrite of the unchanged item');
+  assert.equal(items.size, 1, 'the session is still in the keyring');
+  await registry.close();
+});
