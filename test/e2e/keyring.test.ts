@@ -87,6 +87,19 @@ test('sessions in the OS keyring', { skip, timeout: 180_000 }, async (t) => {
     assert.equal(await w.launches(), launches);
   });
 
+  await t.test('a caller naming another --token-cache-dir: the one keyring item stays (no rewrite, no move that deletes it)', async () => {
+    const launches = await w.launches();
+    const r = await getToken('auto', [`--token-cache-dir=${join(w.dir, 'another-dir')}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).status.token, token);
+    assert.equal(keyringItems(ss, w).length, 1, 'the session is still in the keyring');
+    await w.stopAgent();
+    const again = await getToken('auto');
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).status.token, token);
+    assert.equal(await w.launches(), launches, 'no login');
+  });
+
   await t.test('logout removes the keyring item', async () => {
     const r = await w.plugin(['logout', ...args('auto')], { env: bus });
     assert.equal(r.code, 0, r.stderr);
