@@ -18,7 +18,7 @@ import { caDigestOf, loadCustomCAs } from '../../lib/oidc/ca.js';
 const skip = requireTools();
 
 /** `kubectl auth whoami` as the user of kubeconfig `kc`: the username it prints (the email claim here). */
-async function whoami(w: World, kc: string, env: Record<string, string> = {}): Promise<string> {
+async function whoami(w: World, kc: string, env: Record<string, string | undefined> = {}): Promise<string> {
   const r = await w.kubectl(['auth', 'whoami', '-o', 'json'], { kubeconfig: kc, env });
   assert.equal(r.code, 0, r.stderr);
   return (JSON.parse(r.stdout) as { status: { userInfo: { username: string } } }).status.userInfo.username;
@@ -164,15 +164,17 @@ test("kubelogin's session is taken over only for the same account, from a safe p
   await w.stopAgent();
   assert.equal(await w.launches(), 2);
 
-  // The audit: bob plants his session in a world-writable --token-cache-dir that alice's kubeconfig names.
-  const shared = join(w.dir, 'shared');
-  mkdirSync(shared);
+  // The audit: bob plants his session in a kubelogin cache dir that anyone can write (there, a world-writable
+  // --token-cache-dir; such a dir is now refused as a token cache outright, so here it is kubelogin's default dir).
+  const shared = join(w.env.HOME!, '.kube', 'cache', 'oidc-login');
+  mkdirSync(shared, { recursive: true, mode: 0o700 });
   chmodSync(shared, 0o777);
   writeFileSync(join(shared, 'f3a1c2'), planted, { mode: 0o644 });
   if (process.getuid?.() === 0) chownSync(join(shared, 'f3a1c2'), 65534, 65534);
-  const alice = await w.kubeconfig('kc-alice', {}, [`--token-cache-dir=${shared}`]);
+  const alice = await w.kubeconfig('kc-alice');
   const before = w.issuer.stats.tokenRequests.refresh_token;
-  assert.equal(await whoami(w, alice), 'alice@example.com', "bob's planted session was not adopted");
+  // KUBECACHEDIR unset (the rig's kubectl runs set one): kubelogin's default dir is looked at.
+  assert.equal(await whoami(w, alice, { KUBECACHEDIR: undefined }), 'alice@example.com', "bob's planted session was not adopted");
   assert.equal(await w.launches(), 3, 'alice logged in herself');
   assert.equal(w.issuer.stats.tokenRequests.refresh_token, before, 'the planted refresh token was never spent');
 
