@@ -8,8 +8,9 @@ import type { Io } from './io.js';
 
 export const STATUS_HELP = `Usage: kubectl oidc status [-o table|json] [--token-cache-dir=DIR]...
 
-Shows every session kubectl-oidc knows: issuer, client, session name (--session-name), user, groups, ID token expiry, whether a
-refresh token is held, the next background refresh, storage and the agent's pid. Never a token.
+Shows every session kubectl-oidc knows: issuer, client, session name (NAME, for a session the agent
+holds), user, groups, ID token expiry, whether a refresh token is held, the next background refresh,
+storage and the agent's pid. Never a token.
 With an agent running it asks the agent (and lists token files it has not loaded); otherwise it
 reads the token files itself and starts no agent. The OS keyring cannot be listed: a session kept
 only there shows while the agent holds it.
