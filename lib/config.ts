@@ -6,7 +6,8 @@ import { parseFlags } from './cli.js';
 
 /**
  * Flags become typed parts at the boundary, each with one owner:
- * - the provider (issuer, client, scopes, CA) is what a session *is*: its identity, its key;
+ * - the provider (issuer, client, scopes, CA, session name) is what a session *is*: its identity, its key,
+ *   together with the UI's username and extra params, which pick the person (lib/agent/identity.ts);
  * - the UI (browser, listen address, timeout) belongs to one login, taken from the caller that starts it;
  * - the cache (storage, dir) says where the session's tokens live;
  * - the network (proxy variables) belongs to one request and travels in its forwarded environment.
@@ -33,6 +34,8 @@ export interface ProviderConfig {
    * revocation), e.g. for a gateway in front of it. Not part of the identity: the same account.
    */
   requestHeaders?: Record<string, string>;
+  /** --session-name: a label with no meaning to the issuer, part of the identity only (two accounts, same flags). */
+  sessionName?: string;
 }
 
 export type GrantType = 'auto' | 'authcode' | 'authcode-keyboard' | 'device-code' | 'password' | 'client-credentials';
@@ -116,6 +119,7 @@ export const TOKEN_FLAGS = {
   'open-url-after-authentication': { type: 'string' },
   username: { type: 'string' },
   password: { type: 'string' },
+  'session-name': { type: 'string' },
   'token-cache-dir': { type: 'string' },
   'token-cache-storage': { type: 'string' },
   'force-refresh': { type: 'boolean' },
@@ -141,6 +145,8 @@ export const TOKEN_FLAGS_HELP = `Flags (the same names as kubelogin's):
                                    client-credentials (a confidential client's own token; never a browser)
   --username=USER                  password grant: the user (the password: KUBECTL_OIDC_PASSWORD or a prompt)
   --oidc-auth-request-extra-params=KEY=VALUE   extra authorization request parameter; repeatable
+  --session-name=NAME              a name for this session, to keep two accounts with otherwise equal flags apart
+                                   (letters, digits and . _ - @ + :, at most 64; not sent to the issuer)
   --oidc-use-access-token          put the access token, not the ID token, in the credential
   --oidc-request-header=KEY=VALUE  HTTP header on every request to the issuer; repeatable
   --oidc-use-pkce                  always use PKCE S256, even if the issuer does not list it
@@ -297,6 +303,7 @@ export function parseTokenFlags(argv: string[], cwd: string, env: Record<string,
       offlineAccess: values['no-offline-access'] !== true,
       insecureSkipTlsVerify: values['insecure-skip-tls-verify'] === true,
       requestHeaders,
+      sessionName: values['session-name'],
     }),
     ui: parseUi({
       grantType,
@@ -388,6 +395,8 @@ function fail(message: string, hint?: string): never {
 }
 
 const checkedIssuers = new Set<string>();
+/** Shown in status tables and logs: printable, short, no spaces or separators a terminal could misread. */
+const SESSION_NAME = /^[\p{L}\p{N}][\p{L}\p{N}._@+:-]{0,63}$/u;
 
 /** Each part is checked where it is built from flags and again where it is read from the socket (the agent trusts nothing it reads). */
 export function parseProvider(v: unknown): ProviderConfig {
@@ -425,6 +434,10 @@ export function parseProvider(v: unknown): ProviderConfig {
     headers[k] = val;
   }
   if (Object.keys(headers).length > 0) out.requestHeaders = headers;
+  if (o.sessionName !== undefined) {
+    if (!str(o.sessionName) || !SESSION_NAME.test(o.sessionName)) fail('--session-name must be 1 to 64 letters, digits and . _ - @ + : (starting with a letter or digit)');
+    out.sessionName = o.sessionName;
+  }
   return out;
 }
 

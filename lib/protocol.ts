@@ -1,7 +1,7 @@
 import { isAbsolute } from 'node:path';
 import { OidcError, isErrorCode, isOidcError, type ErrorCode } from './errors.js';
 import type { ApiVersion } from './exec-credential.js';
-import { parseCache, parseProvider, parseUi, type CacheConfig, type ClusterInfo, type ProviderConfig, type TokenFlags } from './config.js';
+import { parseCache, parseProvider, parseUi, type CacheConfig, type ClusterInfo, type ProviderConfig, type TokenFlags, type UiConfig } from './config.js';
 import { VERSION } from './version.js';
 
 /**
@@ -23,6 +23,8 @@ export const MAX_FRAME_BYTES = 256 * 1024;
 export const FORWARDED_ENV = [
   'BROWSER', 'DISPLAY', 'WAYLAND_DISPLAY', 'XDG_RUNTIME_DIR', 'XAUTHORITY', 'DBUS_SESSION_BUS_ADDRESS',
   'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy', 'NODE_EXTRA_CA_CERTS',
+  // Where kubelogin keeps its sessions for this caller (one may be taken over).
+  'KUBECACHEDIR',
 ] as const;
 
 /**
@@ -60,8 +62,11 @@ export type ExecRequest = Envelope & {
   interactive: boolean;
   env: Record<string, string>;
 };
-/** `env`: the caller's network settings (proxies), for the revocation request. */
-export type LogoutRequest = Envelope & { op: 'logout'; provider: ProviderConfig; cache: CacheConfig; env: Record<string, string> };
+/**
+ * `env`: the caller's network settings (proxies), for the revocation request. `ui`: for its username
+ * and extra params, which with the provider name the session (the client leaves the password out).
+ */
+export type LogoutRequest = Envelope & { op: 'logout'; provider: ProviderConfig; ui: UiConfig; cache: CacheConfig; env: Record<string, string> };
 /**
  * Every session this process and the token files know. Sessions found only on disk are revoked with
  * the issuer and client named in their ID token, trusting the system roots and `caFiles`/`caData`.
@@ -90,6 +95,9 @@ export interface SessionStatus {
   key: string;
   issuerUrl: string;
   clientId: string;
+  /** --session-name and --username of a session the agent holds (a token file records neither). */
+  sessionName?: string;
+  username?: string;
   storage: string;
   /** For a session found in a token file: the file's dir. */
   cacheDir?: string;
@@ -213,6 +221,8 @@ function parseAgentInfo(v: unknown): AgentInfo | undefined {
 function parseSessionStatus(v: unknown): SessionStatus | undefined {
   if (!isObj(v) || typeof v.key !== 'string' || typeof v.issuerUrl !== 'string' || typeof v.clientId !== 'string' || typeof v.storage !== 'string') return undefined;
   const s: SessionStatus = { key: v.key, issuerUrl: v.issuerUrl, clientId: v.clientId, storage: v.storage, hasRefreshToken: v.hasRefreshToken === true, busy: v.busy === true, held: v.held === true };
+  if (typeof v.sessionName === 'string') s.sessionName = v.sessionName;
+  if (typeof v.username === 'string') s.username = v.username;
   if (typeof v.subject === 'string') s.subject = v.subject;
   if (typeof v.email === 'string') s.email = v.email;
   if (isStrs(v.groups)) s.groups = v.groups;
@@ -338,7 +348,7 @@ export function parseRequest(v: unknown): Request {
     case 'status':
       return { ...envelope, op: 'status', cacheDirs: absolutePaths(v.cacheDirs, 'cacheDirs') };
     case 'logout':
-      return asProtocolError(() => ({ ...envelope, op: 'logout', provider: parseProvider(v.provider), cache: parseCache(v.cache), env: forwardedEnv(v.env) }));
+      return asProtocolError(() => ({ ...envelope, op: 'logout', provider: parseProvider(v.provider), ui: parseUi(v.ui), cache: parseCache(v.cache), env: forwardedEnv(v.env) }));
     case 'logout-all':
       if (!isStrs(v.caData)) throw new OidcError('E_PROTOCOL', 'malformed request: caData');
       return { ...envelope, op: 'logout-all', cacheDirs: absolutePaths(v.cacheDirs, 'cacheDirs'), caFiles: absolutePaths(v.caFiles, 'caFiles'), caData: v.caData, env: forwardedEnv(v.env) };

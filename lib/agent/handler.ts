@@ -40,7 +40,7 @@ export async function handleRequest(req: Request, caller: Caller, ctx: HandlerCo
       return { t: 'token', token: t.accessToken, expiresAt: Math.min(t.accessExpiresAt ?? t.expiresAt, t.expiresAt) };
     }
     case 'logout':
-      return { t: 'logged-out', ...(await ctx.registry.logout(req.provider, req.cache, req.env)) };
+      return { t: 'logged-out', ...(await ctx.registry.logout(req.provider, req.ui, req.cache, req.env)) };
     case 'logout-all':
       return { t: 'logged-out', ...(await ctx.registry.logoutAll(req)) };
     case 'status': {

@@ -1,10 +1,16 @@
 import { stat } from 'node:fs/promises';
 import { OidcError } from '../errors.js';
-import { scopesFor, type ProviderConfig } from '../config.js';
+import { scopesFor, type ProviderConfig, type UiConfig } from '../config.js';
 import { CA_READ_TIMEOUT_MS, caDigestOf, loadCustomCAs } from '../oidc/ca.js';
 import { sessionKey } from '../store/key.js';
 
-/** A session's identity: its key (issuer, client, scopes, CA digest) and the CA certificates it was computed from. */
+/**
+ * What picks the person at the issuer besides the provider: --username and every
+ * --oidc-auth-request-extra-params key and value (login_hint, connector_id, kc_idp_hint, hd...).
+ */
+export type AccountSelectors = Pick<UiConfig, 'username' | 'authRequestExtraParams'>;
+
+/** A session's identity: its key (issuer, client, scopes, CA digest, account, session name) and the CA certificates it was computed from. */
 export interface Identity {
   key: string;
   cas: string[];
@@ -34,13 +40,22 @@ export function createIdentities(now: () => number = Date.now) {
     return sig;
   };
   return {
-    async resolve(provider: ProviderConfig): Promise<Identity> {
-      const fp = await fingerprint(provider, signature);
+    async resolve(provider: ProviderConfig, account: AccountSelectors): Promise<Identity> {
+      const fp = await fingerprint(provider, account, signature);
       const hit = fp === undefined ? undefined : known.get(fp);
       if (hit) return hit;
       const cas = await loadCustomCAs(provider.caFiles, provider.caData);
       const id: Identity = {
-        key: sessionKey({ issuerUrl: provider.issuerUrl, clientId: provider.clientId, scopes: scopesFor(provider), caDigest: caDigestOf(cas), insecure: provider.insecureSkipTlsVerify }),
+        key: sessionKey({
+          issuerUrl: provider.issuerUrl,
+          clientId: provider.clientId,
+          scopes: scopesFor(provider),
+          caDigest: caDigestOf(cas),
+          insecure: provider.insecureSkipTlsVerify,
+          username: account.username,
+          extraParams: account.authRequestExtraParams,
+          sessionName: provider.sessionName,
+        }),
         cas,
       };
       if (fp !== undefined) {
@@ -76,12 +91,13 @@ async function statSignature(f: string): Promise<string | undefined> {
   }
 }
 
-async function fingerprint(p: ProviderConfig, signature: (file: string) => Promise<string | undefined>): Promise<string | undefined> {
+async function fingerprint(p: ProviderConfig, a: AccountSelectors, signature: (file: string) => Promise<string | undefined>): Promise<string | undefined> {
   const files: string[] = [];
   for (const f of p.caFiles) {
     const sig = await signature(f);
     if (sig === undefined) return undefined; // let the slow path refuse or report it
     files.push(sig);
   }
-  return JSON.stringify([p.issuerUrl, p.clientId, [...p.extraScopes].sort(), p.offlineAccess, p.insecureSkipTlsVerify, p.caFiles, p.caData, files]);
+  const extra = Object.entries(a.authRequestExtraParams).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  return JSON.stringify([p.issuerUrl, p.clientId, [...p.extraScopes].sort(), p.offlineAccess, p.insecureSkipTlsVerify, p.caFiles, p.caData, files, a.username ?? null, extra, p.sessionName ?? null]);
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { readdir } from 'node:fs/promises';
 import type { Logger } from '../log.js';
-import type { CacheConfig, ProviderConfig, TokenFlags } from '../config.js';
+import { scopesFor, type CacheConfig, type ProviderConfig, type TokenFlags } from '../config.js';
 import { claimsOf, identityOf } from '../jwt.js';
 import type { Caller, LogoutResult, SessionStatus } from '../protocol.js';
 import type { IssuerClient } from '../oidc/issuer.js';
@@ -16,7 +16,7 @@ import { openStore as defaultOpenStore } from '../store/select.js';
 import type { TokenSet, TokenStore } from '../store/types.js';
 import { findKubeloginSession, kubeloginCacheDir } from '../store/kubelogin.js';
 import { loadCustomCAs } from '../oidc/ca.js';
-import { createIdentities } from './identity.js';
+import { createIdentities, type AccountSelectors } from './identity.js';
 import { Session, refreshMargin } from './session.js';
 import { timerDelay } from '../time.js';
 
@@ -59,6 +59,8 @@ export interface RegistryDeps {
 interface Entry {
   key: string;
   provider: ProviderConfig;
+  /** The person this session is for, as the flags pick them (part of the key). */
+  account: AccountSelectors;
   issuer: IssuerClient;
   session: Session;
   cache: CacheConfig;
@@ -77,6 +79,9 @@ interface Entry {
 export const DEFAULT_MAX_SESSIONS = 64;
 /** A revocation is a courtesy to the issuer: it must not hold a logout for long. */
 const REVOKE_TIMEOUT_MS = 15_000;
+
+/** Only what the identity reads: the entry must not keep a caller's password. */
+const accountOf = (ui: AccountSelectors): AccountSelectors => ({ ...(ui.username ? { username: ui.username } : {}), authRequestExtraParams: ui.authRequestExtraParams });
 
 const unique = (xs: (string | undefined)[]): string[] => [...new Set(xs.filter((x): x is string => typeof x === 'string' && x !== ''))];
 
@@ -97,8 +102,9 @@ export function createRegistry(deps: RegistryDeps) {
 
   async function entryFor(call: TokenCall): Promise<Entry> {
     const { provider, cache } = call.flags;
-    const { key, cas } = await identities.resolve(provider);
-    let entry = entries.get(key) ?? (await (creating.get(key) ?? create(key, provider, cas, cache)));
+    const account = accountOf(call.flags.ui);
+    const { key, cas } = await identities.resolve(provider, account);
+    let entry = entries.get(key) ?? (await (creating.get(key) ?? create(key, provider, account, cas, cache, call.env)));
     if (entry.provider.clientSecret !== provider.clientSecret || !isDeepStrictEqual(entry.provider.requestHeaders, provider.requestHeaders)) {
       // The same identity with another client secret or request headers (the settings outside the
       // identity that the issuer client uses): the newest caller's are the ones that work.
@@ -108,9 +114,15 @@ export function createRegistry(deps: RegistryDeps) {
     }
     if (cacheId(entry.cache) !== cacheId(cache)) {
       const { store, notice } = await openStore({ storage: cache.storage, cacheDir: cache.dir ?? defaultCacheDir() });
-      deps.log.info(`session ${key.slice(0, 8)}: moving its tokens to ${store.kind} storage, as the latest caller asks`);
-      await entry.session.moveTo(store);
-      Object.assign(entry, { cache, storeNotice: notice, noticeShown: false });
+      if (store.kind === 'keyring' && entry.session.storage === 'keyring') {
+        // One keyring item per session, whatever the dir: a move would rewrite it unchanged (a Keychain
+        // prompt on some backends), then delete it from the "old" store, which is the same item.
+        Object.assign(entry, { cache });
+      } else {
+        deps.log.info(`session ${key.slice(0, 8)}: moving its tokens to ${store.kind} storage, as the latest caller asks`);
+        await entry.session.moveTo(store);
+        Object.assign(entry, { cache, storeNotice: notice, noticeShown: false });
+      }
     }
     entry.network = call.env;
     // Most recently used last, so eviction takes the first idle one.
@@ -119,7 +131,7 @@ export function createRegistry(deps: RegistryDeps) {
     return entry;
   }
 
-  function create(key: string, provider: ProviderConfig, cas: readonly string[], cache: CacheConfig): Promise<Entry> {
+  function create(key: string, provider: ProviderConfig, account: AccountSelectors, cas: readonly string[], cache: CacheConfig, callerEnv: Record<string, string>): Promise<Entry> {
     // Concurrent first requests must share one session: they wait on one creation.
     const pending = (async (): Promise<Entry> => {
       const { store, notice } = await openStore({ storage: cache.storage, cacheDir: cache.dir ?? defaultCacheDir() });
@@ -137,12 +149,14 @@ export function createRegistry(deps: RegistryDeps) {
         login: (req, show, signal) => (deps.login ?? defaultLogin)(entry.issuer, req, { show, log: deps.log, ...(deps.openBrowser ? { openBrowser: deps.openBrowser } : {}) }, signal),
         // kubelogin users switch by renaming the command: its cache (its default dir, or the --token-cache-dir
         // their kubeconfig already names) may hold this session's refresh token.
+        // Only this account's: kubelogin keys its files by username and extra params as well.
         adopt: async () => {
-          const found = await findKubeloginSession([cache.dir, deps.kubeloginDir ?? kubeloginCacheDir()], provider.issuerUrl, provider.clientId);
+          const want = { issuerUrl: provider.issuerUrl, clientId: provider.clientId, scopes: scopesFor(provider), username: account.username, extraParams: account.authRequestExtraParams, sessionName: provider.sessionName };
+          const found = await findKubeloginSession([cache.dir, deps.kubeloginDir ?? kubeloginCacheDir(callerEnv)], want);
           return found && { idToken: found.idToken, refreshToken: found.refreshToken, from: found.file };
         },
       });
-      entry = { key, provider, issuer: createIssuer(provider, cas), session, cache, storeNotice: notice, noticeShown: false, saidNotices: new Set(), network: {}, failures: 0 };
+      entry = { key, provider, account, issuer: createIssuer(provider, cas), session, cache, storeNotice: notice, noticeShown: false, saidNotices: new Set(), network: {}, failures: 0 };
       evictFor(1);
       entries.set(key, entry);
       return entry;
@@ -262,8 +276,8 @@ export function createRegistry(deps: RegistryDeps) {
      * The refresh tokens found there are read first and revoked at the issuer after the session is
      * forgotten here: a slow or failing issuer never keeps a session on this machine.
      */
-    async logout(provider: ProviderConfig, cache: CacheConfig, env: Record<string, string>): Promise<LogoutResult> {
-      const { key, cas } = await identities.resolve(provider);
+    async logout(provider: ProviderConfig, ui: AccountSelectors, cache: CacheConfig, env: Record<string, string>): Promise<LogoutResult> {
+      const { key, cas } = await identities.resolve(provider, accountOf(ui));
       const result: LogoutResult = { cleared: [], problems: [], notes: [], revoked: [], notRevoked: [] };
       const entry = entries.get(key) ?? (await creating.get(key)?.catch(() => undefined));
       const dirs = new Set([cache.dir ?? defaultCacheDir(), defaultCacheDir(), ...(entry?.cache.dir ? [entry.cache.dir] : [])]);
@@ -366,6 +380,8 @@ export function createRegistry(deps: RegistryDeps) {
           key: e.key,
           issuerUrl: e.provider.issuerUrl,
           clientId: e.provider.clientId,
+          ...(e.provider.sessionName ? { sessionName: e.provider.sessionName } : {}),
+          ...(e.account.username ? { username: e.account.username } : {}),
           storage: e.session.storage,
           ...(e.session.storage === 'file' ? { cacheDir: e.cache.dir ?? defaultCacheDir() } : {}),
           ...who,

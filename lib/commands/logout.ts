@@ -10,7 +10,8 @@ export const LOGOUT_HELP = `Usage: kubectl oidc logout --oidc-issuer-url=URL --o
        kubectl oidc logout --all [--token-cache-dir=DIR]... [--certificate-authority=FILE]...
 
 Forgets the session everywhere it may be: the agent's memory, the OS keyring and the token files.
-The session is named by issuer, client ID, scopes and CA, whatever storage flags you give.
+The session is named by issuer, client ID, scopes, CA, --username, --oidc-auth-request-extra-params
+and --session-name (give the same ones as the kubeconfig user), whatever storage flags you give.
 Its refresh token is first revoked at the issuer's revocation_endpoint (RFC 7009), when the issuer
 has one; if that fails, logout says so and still forgets the session here.
 
@@ -21,6 +22,7 @@ listed: a session kept only there is left unless the agent holds it (log out of 
 
 Examples:
   kubectl oidc logout --oidc-issuer-url=https://dex.example.com/dex --oidc-client-id=kubernetes
+  kubectl oidc logout --oidc-issuer-url=https://dex.example.com/dex --oidc-client-id=kubernetes --session-name=work
   kubectl oidc logout --all
 
 ${TOKEN_FLAGS_HELP}
@@ -43,8 +45,10 @@ export async function logoutCommand(io: Io): Promise<number> {
     return 0;
   }
   const { provider, cache } = parsed.flags;
+  // The username and extra params pick the session as much as the provider does; the password never travels for a logout.
+  const { password: _password, ...ui } = parsed.flags.ui;
   // No agent running is no reason to start one: the stores are cleared from here.
-  const r = await send(io, { ...envelope(), op: 'logout', provider, cache, env: pickEnv(io.env) }, { startAgent: false, timeoutMs: 60_000 });
+  const r = await send(io, { ...envelope(), op: 'logout', provider, ui, cache, env: pickEnv(io.env) }, { startAgent: false, timeoutMs: 60_000 });
   return report(io, r);
 }
 

@@ -8,8 +8,9 @@ import type { Io } from './io.js';
 
 export const STATUS_HELP = `Usage: kubectl oidc status [-o table|json] [--token-cache-dir=DIR]...
 
-Shows every session kubectl-oidc knows: issuer, client, user, groups, ID token expiry, whether a
-refresh token is held, the next background refresh, storage and the agent's pid. Never a token.
+Shows every session kubectl-oidc knows: issuer, client, session name (NAME, for a session the agent
+holds), user, groups, ID token expiry, whether a refresh token is held, the next background refresh,
+storage and the agent's pid. Never a token.
 With an agent running it asks the agent (and lists token files it has not loaded); otherwise it
 reads the token files itself and starts no agent. The OS keyring cannot be listed: a session kept
 only there shows while the agent holds it.
@@ -35,6 +36,10 @@ const FLAGS = {
 export interface SessionView {
   issuer: string;
   client: string;
+  /** --session-name; null when none was given, or for a session read only from its token file (the file does not record it). */
+  sessionName: string | null;
+  /** --username the session was keyed by (the password grant's user). */
+  username: string | null;
   /** email when the ID token has one, else sub. */
   user: string | null;
   subject: string | null;
@@ -79,6 +84,8 @@ export function toViews(reply: StatusReply): SessionView[] {
     return {
       issuer: s.issuerUrl,
       client: s.clientId,
+      sessionName: s.sessionName ?? null,
+      username: s.username ?? null,
       user: s.email ?? s.subject ?? null,
       subject: s.subject ?? null,
       email: s.email ?? null,
@@ -104,10 +111,11 @@ function renderTable(views: SessionView[]): string {
     const d = a >= 86_400 ? `${Math.floor(a / 86_400)}d` : a >= 3600 ? `${Math.floor(a / 3600)}h${Math.floor((a % 3600) / 60)}m` : a >= 60 ? `${Math.floor(a / 60)}m` : `${a}s`;
     return `${t} (${s >= 0 ? `in ${d}` : `${d} ago`})`;
   };
-  const header = ['ISSUER', 'CLIENT', 'USER', 'GROUPS', 'ID TOKEN EXPIRES', 'REFRESH TOKEN', 'NEXT REFRESH', 'STORAGE', 'AGENT'];
+  const header = ['ISSUER', 'CLIENT', 'NAME', 'USER', 'GROUPS', 'ID TOKEN EXPIRES', 'REFRESH TOKEN', 'NEXT REFRESH', 'STORAGE', 'AGENT'];
   const rows = views.map((v) => [
     v.issuer,
     v.client,
+    v.sessionName ?? '-',
     v.user ?? '-',
     v.groups.length > 0 ? v.groups.join(',') : '-',
     rel(v.expiresAt),

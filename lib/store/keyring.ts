@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { OidcError } from '../errors.js';
+import { canonicalJson } from './key.js';
 import { parseTokenSet, type TokenSet, type TokenStore } from './types.js';
 
 export const KEYRING_SERVICE = 'kubectl-oidc';
@@ -13,7 +14,7 @@ export const MAX_ITEM_BYTES = 3_072;
 /** After a call that never answered, do not ask the keyring again for this long (see `call`). */
 const WEDGED_COOL_DOWN_MS = 60_000;
 
-type Keyring = typeof import('@napi-rs/keyring');
+export type Keyring = typeof import('@napi-rs/keyring');
 
 /**
  * Pin the Secret Service on Linux. The library's default silently falls back to the kernel
@@ -86,7 +87,7 @@ export function keyringWedged(): boolean {
   return wedgedReason() !== undefined;
 }
 
-function call<T>(timeoutMs: number, fn: (k: Keyring) => Promise<T>): Promise<T> {
+function call<T>(timeoutMs: number, fn: (k: Keyring) => Promise<T>, load: () => Promise<Keyring> = loadLib): Promise<T> {
   const start = Date.now();
   const early = wedgedReason();
   if (early) return Promise.reject(new KeyringFailure(early, { hung: true }));
@@ -95,7 +96,7 @@ function call<T>(timeoutMs: number, fn: (k: Keyring) => Promise<T>): Promise<T> 
     if (late) throw new KeyringFailure(late, { hung: true });
     // The entry constructor talks to D-Bus synchronously (up to ~2 s if nobody answers). That
     // cannot be bounded from here, but it ends by itself and then wedges the keyring below.
-    return fn(await loadLib());
+    return fn(await load());
   });
   queue = run.catch(() => {});
   return new Promise<T>((resolve, reject) => {
@@ -143,46 +144,62 @@ function encodeItem(tokens: TokenSet): string {
  * One keyring item per session key: service `kubectl-oidc`, account = the session key, value =
  * the TokenSet as compact JSON. A missing or unreadable item is a cache miss; a keyring that is
  * absent, locked, slow or hung throws OidcError('E_KEYRING') within `timeoutMs`.
+ *
+ * An item is written only when its content changed from what this store last read or wrote: on some
+ * backends every write costs a Keychain audit entry, a durable write or a prompt (kubelogin#1569).
+ * `backend` replaces the native module (tests count its calls).
  */
-export function createKeyringStore(opts: { service?: string; timeoutMs?: number } = {}): TokenStore {
+export function createKeyringStore(opts: { service?: string; timeoutMs?: number; backend?: () => Promise<Keyring> } = {}): TokenStore {
   const service = opts.service ?? KEYRING_SERVICE;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_KEYRING_TIMEOUT_MS;
+  const load = opts.backend ?? loadLib;
   const entry = (k: Keyring, key: string) => new k.AsyncEntry(service, key, ENTRY_OPTIONS);
   const failure = (err: unknown) => classify(err, 0); // call() already classified it
+  /** Each item as this store last saw it (canonical JSON of the TokenSet), to skip writing it again unchanged. */
+  const seen = new Map<string, string>();
   return {
     kind: 'keyring',
     async load(key) {
       let text: string | null;
+      seen.delete(key);
       try {
-        text = await call(timeoutMs, (k) => entry(k, key).getPassword());
+        text = await call(timeoutMs, (k) => entry(k, key).getPassword(), load);
       } catch (err) {
         const f = failure(err);
         if (f.flags.missing) return undefined; // deleted by another process mid-read
         throw keyringError('read from', f);
       }
       if (text === null) return undefined;
+      let tokens: TokenSet | undefined;
       try {
-        return parseTokenSet(JSON.parse(text));
+        tokens = parseTokenSet(JSON.parse(text));
       } catch {
         return undefined;
       }
+      if (tokens) seen.set(key, canonicalJson(tokens));
+      return tokens;
     },
     async save(key, tokens) {
+      const same = canonicalJson(tokens);
+      if (seen.get(key) === same) return;
       const text = encodeItem(tokens);
       const bytes = Buffer.byteLength(text);
       if (bytes > MAX_ITEM_BYTES) {
         throw tooLarge(new OidcError('E_KEYRING', `the session is too large for the OS keyring (${bytes} bytes; at most ${MAX_ITEM_BYTES})`, { hint: TOO_LARGE_HINT }));
       }
+      seen.delete(key);
       try {
-        await call(timeoutMs, (k) => entry(k, key).setPassword(text));
+        await call(timeoutMs, (k) => entry(k, key).setPassword(text), load);
       } catch (err) {
         const f = failure(err);
         throw f.flags.tooLong ? tooLarge(keyringError('write to', f)) : keyringError('write to', f);
       }
+      seen.set(key, same);
     },
     async delete(key) {
+      seen.delete(key);
       try {
-        await call(timeoutMs, (k) => entry(k, key).deleteCredential()); // false when absent: fine
+        await call(timeoutMs, (k) => entry(k, key).deleteCredential(), load); // false when absent: fine
       } catch (err) {
         const f = failure(err);
         if (!f.flags.missing) throw keyringError('delete from', f);

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createWorld, requireTools, cacheFiles, ROOT, type World } from './world.js';
@@ -48,6 +48,63 @@ function keyringItems(ss: SecretServiceRig, w: World): string[] {
   return (value as { account: string }[]).map((i) => i.account);
 }
 
+/**
+ * Every keyring write on the bus (Collection.CreateItem, Item.SetSecret), seen by dbus-monitor, in order.
+ * `mark(n)` writes a sentinel item through the keyring CLI and waits until the monitor has seen it, so
+ * every write before it has been counted: `sessionWrites()` are the writes that were neither the agent's
+ * keyring probe nor a sentinel.
+ */
+async function watchKeyringWrites(ss: SecretServiceRig, w: World) {
+  const child = spawn('dbus-monitor', ['--address', ss.env.DBUS_SESSION_BUS_ADDRESS!, "type='method_call',member='CreateItem'", "type='method_call',member='SetSecret'"], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // One block per message: a header line, then its indented arguments (which may come in a later chunk).
+  const blocks: string[] = [];
+  let partial = '';
+  let waiters: (() => void)[] = [];
+  let ready!: () => void;
+  const started = new Promise<void>((r) => (ready = r));
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      if (/^\S/.test(line) || blocks.length === 0) blocks.push('');
+      blocks[blocks.length - 1] += `${line}\n`;
+      if (/NameLost|NameAcquired/.test(line)) ready(); // dbus-monitor has become a monitor
+    }
+    for (const f of [...waiters]) f();
+  });
+  await started;
+  const writes = () => blocks.filter((b) => /member=(CreateItem|SetSecret)/.test(b));
+  const cli = (ops: unknown[]) =>
+    execFileSync(process.execPath, [join(ROOT, 'build/test/rig/keyring-cli.js'), JSON.stringify({ store: 'keyring', cacheDir: join(w.dir, 'unused'), ops })], {
+      env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: ss.env.DBUS_SESSION_BUS_ADDRESS },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+  return {
+    async mark(n: number): Promise<void> {
+      const key = `sentinel-${n}`;
+      cli([{ op: 'setRaw', key, value: 'x' }]);
+      await new Promise<void>((resolve) => {
+        const check = () => {
+          if (!writes().some((b) => b.includes(key))) return false;
+          waiters = waiters.filter((f) => f !== check);
+          resolve();
+          return true;
+        };
+        if (!check()) waiters.push(check);
+      });
+      cli([{ op: 'delete', key }]);
+    },
+    /** Writes of session items between sentinel `from` (0: the start) and sentinel `to`. */
+    sessionWrites(from: number, to: number): number {
+      const all = writes();
+      const at = (n: number) => (n === 0 ? -1 : all.findIndex((b) => b.includes(`sentinel-${n}`)));
+      return all.slice(at(from) + 1, at(to)).filter((b) => !/probe-|sentinel-/.test(b)).length;
+    },
+    stop: () => child.kill(),
+  };
+}
+
 test('sessions in the OS keyring', { skip, timeout: 180_000 }, async (t) => {
   const w = await createWorld();
   const ss = await startSecretService(join(w.dir, 'ss'));
@@ -85,6 +142,47 @@ test('sessions in the OS keyring', { skip, timeout: 180_000 }, async (t) => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).status.token, token);
     assert.equal(await w.launches(), launches);
+  });
+
+  await t.test('a caller naming another --token-cache-dir: the one keyring item stays (no rewrite, no move that deletes it)', async () => {
+    const launches = await w.launches();
+    const r = await getToken('auto', [`--token-cache-dir=${join(w.dir, 'another-dir')}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).status.token, token);
+    assert.equal(keyringItems(ss, w).length, 1, 'the session is still in the keyring');
+    await w.stopAgent();
+    const again = await getToken('auto');
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).status.token, token);
+    assert.equal(await w.launches(), launches, 'no login');
+  });
+
+  await t.test('the keyring is written only when something changed: resuming and serving write nothing, a refresh writes', async () => {
+    await w.stopAgent();
+    const mon = await watchKeyringWrites(ss, w);
+    try {
+      const launches = await w.launches();
+      for (const extra of [[], [], [`--token-cache-dir=${join(w.dir, 'third-dir')}`]]) {
+        const r = await getToken('auto', extra); // a new agent resumes, then serves, then a caller with another dir
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(JSON.parse(r.stdout).status.token, token);
+      }
+      await mon.mark(1);
+      assert.equal(mon.sessionWrites(0, 1), 0, 'nothing changed: no write');
+      const refreshed = await getToken('auto', ['--force-refresh']);
+      assert.equal(refreshed.code, 0, refreshed.stderr);
+      token = JSON.parse(refreshed.stdout).status.token;
+      await mon.mark(2);
+      assert.ok(mon.sessionWrites(1, 2) >= 1, 'a refresh (new ID token, rotated refresh token) is written: the monitor sees writes');
+      await w.stopAgent();
+      const r = await getToken('auto');
+      assert.equal(JSON.parse(r.stdout).status.token, token, 'what was written is what a new agent resumes');
+      await mon.mark(3);
+      assert.equal(mon.sessionWrites(2, 3), 0);
+      assert.equal(await w.launches(), launches);
+    } finally {
+      mon.stop();
+    }
   });
 
   await t.test('logout removes the keyring item', async () => {

@@ -381,14 +381,16 @@ test('switching from kubelogin keeps you logged in: its cache file becomes our s
   writeFileSync(join(kubeloginDir, 'other'), JSON.stringify({ id_token: await w.issuer.mintIdToken({ iss: 'https://other.example.com' }), refresh_token: 'not-ours' }), { mode: 0o600 });
 
   const before = w.issuer.stats.tokenRequests.refresh_token;
-  const r = await w.kubectl(['auth', 'whoami']);
+  // kubelogin's default dir, as without KUBECACHEDIR (the rig's kubectl runs set one; that dir is test/e2e/accounts.test.ts's).
+  const noKubeCacheDir = { env: { KUBECACHEDIR: undefined } };
+  const r = await w.kubectl(['auth', 'whoami'], noKubeCacheDir);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /alice@example\.com/);
   assert.equal(await w.launches(), 1, 'no browser login');
   assert.equal(w.issuer.stats.tokenRequests.refresh_token - before, 1, 'kubelogin\'s refresh token was spent once');
   assert.equal(w.issuer.stats.refreshFailures, 0);
   assert.equal((r.stderr.match(/using the session kubelogin left in .*oidc-login\/3b7c0e2d/g) ?? []).length, 1, `said once: ${r.stderr}`);
-  const again = await w.kubectl(['auth', 'whoami']);
+  const again = await w.kubectl(['auth', 'whoami'], noKubeCacheDir);
   assert.equal(again.code, 0, again.stderr);
   assert.doesNotMatch(again.stderr, /kubelogin/, 'said only once');
   assert.equal(await w.launches(), 1);

@@ -42,7 +42,7 @@ test('status and logout', { skip, timeout: 180_000 }, async (t) => {
     assert.equal(r.code, 0, r.stderr);
     const [header, row, extra] = r.stdout.trimEnd().split('\n');
     assert.equal(extra, undefined, r.stdout);
-    assert.match(header!, /^ISSUER\s+CLIENT\s+USER\s+GROUPS\s+ID TOKEN EXPIRES\s+REFRESH TOKEN\s+NEXT REFRESH\s+STORAGE\s+AGENT$/);
+    assert.match(header!, /^ISSUER\s+CLIENT\s+NAME\s+USER\s+GROUPS\s+ID TOKEN EXPIRES\s+REFRESH TOKEN\s+NEXT REFRESH\s+STORAGE\s+AGENT$/);
     assert.ok(row!.includes(w.issuer.url) && row!.includes(PUBLIC_CLIENT_ID), row);
     assert.match(row!, /alice@example\.com\s+developers,kubectl-oidc:users\s+\d{4}-\S+Z \(in \S+\)\s+yes\s+\d{4}-\S+Z \(in \S+\)\s+file \(/);
     assert.match(row!, /\s\d+$/, 'the agent pid');

@@ -4,7 +4,8 @@
 //                                  [--oob-code-file FILE] [--spki HASH[,HASH]] [--insecure]
 //                                  [--timeout SECONDS] [--pause-at-issuer FILE] URL
 //
-// login:  open URL in headless Chromium, sign in on oidc-provider's dev login form, confirm any
+// login:  open URL in headless Chromium, sign in on oidc-provider's dev login form (as the URL's
+//         login_hint when it has one, else as --login, default alice), confirm any
 //         consent or device-confirmation page, stop once the loopback callback page has loaded
 //         (or the device flow's success page is shown).
 // deny:   press "[ Cancel ]" / "[ Abort ]" instead, so the callback receives error=access_denied.
@@ -133,7 +134,19 @@ function parseArgs(argv: string[]) {
     }
   }
   if (opts.mode === 'oob' && !opts.oobCodeFile) throw new UsageError('--mode oob needs --oob-code-file');
+  // A person whose login page names an account (login_hint) signs in as that one, as Dex, Google or
+  // Keycloak users do: the hint in the authorization URL wins over --login.
+  const hint = loginHintOf(url);
+  if (hint) opts.login = hint;
   return { ...opts, url };
+}
+
+function loginHintOf(url: string): string | undefined {
+  try {
+    return new URL(url).searchParams.get('login_hint') || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // Strip query and fragment: they carry state, PKCE challenges, codes.
@@ -183,9 +196,11 @@ const DETECT = `(() => {
 // Actions run inside the page, like a person would trigger them, but without Playwright's
 // per-action actionability waits (they cost most of a second on this 2-core machine).
 const clickScript = (selector: string) => `document.querySelector(${JSON.stringify(selector)}).click()`;
+// The issuer's login form is prefilled with the request's login_hint: that account is the one signed in.
 const loginScript = (login: string) => `(() => {
   const form = document.querySelector('input[name=login]').form;
-  form.querySelector('input[name=login]').value = ${JSON.stringify(login)};
+  const input = form.querySelector('input[name=login]');
+  if (!input.value) input.value = ${JSON.stringify(login)};
   form.querySelector('input[name=password]').value = 'password';
   form.querySelector('button[type=submit]').click();
 })()`;

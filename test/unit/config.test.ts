@@ -124,3 +124,12 @@ test('--no-offline-access drops the scope (and so is another session); the cross
   assert.deepEqual(audiencesFor(f.provider), ['kubernetes-api']);
   assert.deepEqual(audiencesFor(parse(base).provider), ['kubernetes']);
 });
+
+test('--session-name is part of the provider (the identity), checked to be short and printable', () => {
+  assert.equal(parse([...base, '--session-name=work']).provider.sessionName, 'work');
+  assert.equal(parse([...base, '--session-name=alice@corp.example:ldap_2']).provider.sessionName, 'alice@corp.example:ldap_2');
+  assert.equal(parse(base).provider.sessionName, undefined);
+  for (const bad of ['', ' work', 'a b', 'x'.repeat(65), 'work\u001b[31m', 'work\u202e', '-work', 'a/b', 'a\nb']) {
+    usage([...base, `--session-name=${bad}`], /--session-name must be 1 to 64 letters/);
+  }
+});

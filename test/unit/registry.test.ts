@@ -92,7 +92,7 @@ test('a session is found by its identity, whatever the caller\'s proxy variables
   assert.equal(status[0]!.email, 'alice@example.com');
   assert.doesNotMatch(JSON.stringify(status), /h\.ey|"r"/, 'status carries no token');
   // Logout names the same session with no environment at all, and revokes its refresh token.
-  const r = await registry.logout(flags.provider, { storage: 'none' }, {});
+  const r = await registry.logout(flags.provider, flags.ui, { storage: 'none' }, {});
   assert.ok(r.cleared.includes('agent memory'));
   assert.deepEqual(counts.revoked, ['r']);
   assert.equal(r.revoked.length, 1);
@@ -149,5 +149,86 @@ test('concurrent first requests share one session, one store, one login; the sto
   assert.deepEqual({ stores: counts.stores, issuers: counts.issuers, logins: counts.logins }, { stores: 1, issuers: 1, logins: 1 });
   assert.equal(notices.filter((n) => n.includes('keeping tokens')).length, 1);
   assert.equal(notices.filter((n) => n.includes('https://issuer.example/auth')).length, 20);
+  await registry.close();
+});
+
+test('every account its own session: login_hint, username and session name each pick another one; logout finds each', async () => {
+  const { registry, counts, flags } = setup();
+  const caller = { notify: () => {}, prompt: async () => null };
+  const as = (ui: Partial<TokenFlags['ui']>, sessionName?: string): TokenFlags => ({
+    ...flags,
+    provider: { ...flags.provider, ...(sessionName ? { sessionName } : {}) },
+    ui: { ...flags.ui, ...ui },
+  });
+  const people = [
+    as({}),
+    as({ authRequestExtraParams: { login_hint: 'bob@example.com' } }),
+    as({ authRequestExtraParams: { login_hint: 'carol@example.com' } }),
+    as({ authRequestExtraParams: { connector_id: 'ldap' } }),
+    as({ username: 'dave', grantType: 'password' }),
+    as({}, 'work'),
+  ];
+  const first = [];
+  for (const f of people) first.push((await registry.getToken({ flags: f, interactive: true, env: {}, caller })).idToken);
+  assert.equal(counts.logins, people.length, 'one login per account');
+  assert.equal(new Set(first).size, people.length);
+  // Again: each from its own session, in another order, with other UI settings that are not the account.
+  for (const [i, f] of [...people.entries()].reverse()) {
+    const t = await registry.getToken({ flags: { ...f, ui: { ...f.ui, browserCommand: 'firefox', password: 'pw' } }, interactive: false, env: {}, caller });
+    assert.equal(t.idToken, first[i]);
+  }
+  assert.equal(counts.logins, people.length, 'no new login');
+  const status = await registry.status();
+  assert.equal(status.length, people.length);
+  assert.deepEqual(status.filter((s) => s.sessionName).map((s) => s.sessionName), ['work']);
+  assert.deepEqual(status.filter((s) => s.username).map((s) => s.username), ['dave']);
+
+  const r = await registry.logout(people[1]!.provider, people[1]!.ui, { storage: 'none' }, {});
+  assert.ok(r.cleared.includes('agent memory'));
+  const named = await registry.logout(people[5]!.provider, people[5]!.ui, { storage: 'none' }, {});
+  assert.ok(named.cleared.includes('agent memory'));
+  const left = await registry.status();
+  assert.equal(left.length, people.length - 2, 'only those two were logged out');
+  assert.ok(!left.some((s) => s.sessionName === 'work'));
+  await registry.close();
+});
+
+test('a caller naming another --token-cache-dir with the keyring: the one keyring item is kept, not rewritten and deleted', async () => {
+  const { createRegistry } = await import('../../lib/agent/registry.js');
+  const items = new Map<string, string>();
+  const writes: string[] = [];
+  // Every keyring-backed store reaches the same items, whatever its fallback dir.
+  const keyringStore = () => ({
+    kind: 'keyring' as const,
+    load: async (k: string) => (items.has(k) ? JSON.parse(items.get(k)!) : undefined),
+    save: async (k: string, t: unknown) => {
+      writes.push(k);
+      items.set(k, JSON.stringify(t));
+    },
+    delete: async (k: string) => void items.delete(k),
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'ko-reg-kr-'));
+  let logins = 0;
+  const registry = createRegistry({
+    log: silentLogger,
+    lockDir: dir,
+    openStore: async () => ({ store: keyringStore() }),
+    createIssuer: () => ({ close: async () => {} }) as unknown as IssuerClient,
+    login: async () => {
+      logins++;
+      const now = Math.floor(Date.now() / 1000);
+      return { idToken: jwt({ sub: 'alice' }), refreshToken: 'r', issuedAt: now, expiresAt: now + 3600 };
+    },
+  });
+  const { flags } = setup();
+  const caller = { notify: () => {}, prompt: async () => null };
+  const call = (d: string) => registry.getToken({ flags: { ...flags, cache: { storage: 'keyring', dir: d } }, interactive: true, env: {}, caller });
+  await call(join(dir, 'a'));
+  assert.equal(writes.length, 1);
+  await call(join(dir, 'b'));
+  await call(join(dir, 'a'));
+  assert.equal(logins, 1);
+  assert.equal(writes.length, 1, 'no rewrite of the unchanged item');
+  assert.equal(items.size, 1, 'the session is still in the keyring');
   await registry.close();
 });
