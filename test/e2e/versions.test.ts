@@ -4,12 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createWorld, requireTools, agentPid, alive, execInfo, ENTRY, ROOT, type World } from './world.js';
+import { createWorld, requireTools, agentPid, alive, execInfo, ENTRY, ROOT, start, type World } from './world.js';
 import type { KubectlResult } from '../rig/apiserver.js';
 import { PASSWORD_FOR_TESTS } from '../rig/issuer.js';
 import { VERSION } from '../../lib/version.js';
@@ -113,28 +112,9 @@ test('a CA bundle inlined in the flags, over 64 KiB and over the frame cap, work
   }
 });
 
-/** Run a command, optionally as another uid/gid; collects its output. */
+/** Run a command, optionally as another uid/gid (from /, which every uid can enter); collects its output. */
 function runAs(file: string, args: string[], env: Record<string, string | undefined>, ids: { uid?: number; gid?: number } = {}, timeoutMs = 60_000): Promise<KubectlResult> {
-  return new Promise((resolve) => {
-    const child = spawn(file, args, { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'], ...ids, cwd: '/' });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      resolve({ code: null, stdout, stderr: `${stderr}spawn failed: ${err.message}`, timedOut });
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, timedOut });
-    });
-  });
+  return start(file, args, env, timeoutMs, undefined, { ...ids, cwd: '/' }).result;
 }
 
 const canSwitchUser = process.getuid?.() === 0;

@@ -146,11 +146,12 @@ export interface Running {
   stderr(): string;
 }
 
-export function start(file: string, args: string[], env: Record<string, string | undefined>, timeoutMs: number, input?: string): Running {
+/** `as` runs it as another user (uid, gid) from another directory: tests that play a second local user. */
+export function start(file: string, args: string[], env: Record<string, string | undefined>, timeoutMs: number, input?: string, as: { uid?: number; gid?: number; cwd?: string } = {}): Running {
   let stdout = '';
   let stderr = '';
   const result = new Promise<KubectlResult>((resolveRun) => {
-    const child = spawn(file, args, { env: env as NodeJS.ProcessEnv, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { env: env as NodeJS.ProcessEnv, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...as });
     let timedOut = false;
     child.stdout!.on('data', (d) => (stdout += d));
     child.stderr!.on('data', (d) => (stderr += d));
