@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { createWorld, requireTools, cacheFiles, agentLog, run, ENTRY, PLUGIN_ARGV, sockPath, runningAgentPid as agentPid, alive, waitFor, expireStoredTokens, type World } from './world.js';
+import { createWorld, requireTools, cacheFiles, agentLog, run, ENTRY, PLUGIN_ARGV, execInfo, sockPath, runningAgentPid as agentPid, alive, waitFor, expireStoredTokens, type World } from './world.js';
 import type { KubectlResult } from '../rig/apiserver.js';
 import { PROTOCOL_VERSION } from '../../lib/protocol.js';
 import { VERSION } from '../../lib/version.js';
@@ -138,7 +138,8 @@ test('agent life cycle', { skip, timeout: 240_000 }, async (t) => {
   });
 
   await t.test('agent stop while a login waits for the browser: the login is cancelled and the agent exits', async () => {
-    const login = w.startPlugin(['get-token', ...w.tokenArgs, '--skip-open-browser', '--oidc-extra-scope=profile']);
+    // An interactive caller (kubectl at a terminal): a login nobody can see would end at once with exit 3.
+    const login = w.startPlugin(['get-token', ...w.tokenArgs, '--skip-open-browser', '--oidc-extra-scope=profile'], { env: execInfo(true) });
     // The login now waits for a person: the agent has sent the URL to open.
     await waitFor(() => login.stderr().includes('Open this URL in your browser to log in'), 20_000, 'the login URL');
     const pid = agentPid(w);

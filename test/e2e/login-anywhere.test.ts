@@ -279,7 +279,8 @@ test('through a real forward proxy (tinyproxy): HTTPS_PROXY set and NO_PROXY uns
   });
 
   await t.test('NO_PROXY covers the issuer: a new login goes direct', async () => {
-    await w.plugin(['logout', ...w.tokenArgs], { env: { ...noProxyVars, HTTPS_PROXY: proxy.url, NO_PROXY: '127.0.0.1' } });
+    // --username is part of the session: logout names the same account.
+    await w.plugin(['logout', ...w.tokenArgs, '--username=alice'], { env: { ...noProxyVars, HTTPS_PROXY: proxy.url, NO_PROXY: '127.0.0.1' } });
     const seen = proxy.connects.length;
     const before = w.issuer.stats.tokenRequests.password;
     const r = await w.plugin(args, { env: { ...execInfo(false), ...noProxyVars, HTTPS_PROXY: proxy.url, NO_PROXY: '127.0.0.1', KUBECTL_OIDC_PASSWORD: PASSWORD_FOR_TESTS } });
