@@ -102,6 +102,23 @@ process.once('exit', () => {
   process.exitCode = 1;
 });
 
+/**
+ * An error thrown outside the command's promise (an 'error' event nobody handles, a rejected promise
+ * nobody awaits) would otherwise reach stderr as the runtime's stack trace, with source excerpts under
+ * Bun: one line instead, the stack only with KUBECTL_OIDC_DEBUG, exit 1.
+ */
+const stray = (err: unknown) => {
+  settled = true;
+  const debug = process.env.KUBECTL_OIDC_DEBUG === '1' || process.argv.includes('--debug');
+  try {
+    writeSync(2, redact(`kubectl-oidc: internal error: ${(err as Error)?.message ?? String(err)}\n`));
+    writeSync(2, debug ? redact(`${(err as Error)?.stack}\n`) : '  run again with KUBECTL_OIDC_DEBUG=1 for details\n');
+  } catch {}
+  process.exit(1);
+};
+process.on('uncaughtException', stray);
+process.on('unhandledRejection', stray);
+
 main().then(
   (code) => {
     settled = true;

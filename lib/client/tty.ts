@@ -1,4 +1,5 @@
 import { closeSync, openSync } from 'node:fs';
+import { isBun } from '../runtime.js';
 
 /**
  * Ask the person at the controlling terminal. Reads /dev/tty, never stdin: kubectl owns the
@@ -16,19 +17,33 @@ export async function promptTty(message: string, secret: boolean): Promise<strin
   const { ReadStream, WriteStream } = await import('node:tty');
   const input = new ReadStream(fd);
   const output = new WriteStream(fd);
+  // Who closes fd differs by runtime. Node's streams work on their own handle (libuv reopens the
+  // terminal) and leave fd open: we close it. Bun's ReadStream closes fd itself when destroyed, later:
+  // closing it here too would make Bun's close fail with EBADF, emitted as an 'error' nobody handles
+  // (a crash with a stack trace), or close whatever file got that number in between.
+  // An error on the terminal after the answer changes nothing: it is dropped, never thrown.
+  input.on('error', () => {});
+  output.on('error', () => {});
   return new Promise<string | null>((resolve) => {
     let line = '';
+    let finished = false;
     const done = (value: string | null) => {
-      if (secret) {
-        input.setRawMode(false);
-        output.write('\n');
-      }
-      input.pause();
+      if (finished) return;
+      finished = true;
+      try {
+        if (secret) {
+          input.setRawMode(false);
+          output.write('\n');
+        }
+        input.pause();
+      } catch {}
       input.removeAllListeners('data');
       input.destroy();
-      try {
-        closeSync(fd);
-      } catch {}
+      if (!isBun()) {
+        try {
+          closeSync(fd);
+        } catch {}
+      }
       resolve(value);
     };
     output.write(message);

@@ -180,6 +180,8 @@ test('authcode-keyboard under a pseudo-terminal: the code is typed at /dev/tty, 
     assert.ok(token, `an ExecCredential on stdout: ${r.stdout}`);
     assert.equal(claimsOf(token).sub, 'alice');
     assert.equal(w.issuer.stats.tokenRequests.authorization_code, 2, 'the typed code, not the decoy, was exchanged');
+    // The pty carries stderr too: no runtime stack trace, no error after the answer (Bun's EBADF on close).
+    assert.doesNotMatch(r.stdout, /internal error|EBADF|\n\s+at |Bun v\d/, r.stdout);
   });
 });
 
