@@ -4,6 +4,7 @@ import { OidcError } from '../errors.js';
 import { dial } from './dial.js';
 import { FrameReader, NO_AGENT_ERRNOS, encodeFrame, parseFrame, type Caller, type Frame, type Reply, type ErrorFrame, type Request } from '../protocol.js';
 import { printableLines } from '../printable.js';
+import { AGENT_MALLOC_ENV } from '../runtime.js';
 
 /** Errors that mean "no agent here": start one. */
 export function isNoAgent(err: unknown): boolean {
@@ -73,12 +74,9 @@ export function agentLogPath(stateDir: string): string {
  * - Without NODE_EXTRA_CA_CERTS. Node reads that file and builds its whole root store before any code
  *   runs (~50 ms with the system bundle), which a cold get-token would wait for. The agent reads it
  *   itself when it first talks to an issuer, from each request's forwarded environment (oidc/http.ts).
- * - With glibc's MALLOC_TRIM_THRESHOLD_ (AGENT_MALLOC_ENV) unless the user set it: V8's compiler threads
- *   malloc tens of MiB in their own arenas, and glibc's adaptive threshold keeps ~10 MiB of it resident
- *   after it is freed. The agent drops it from its own env at start, so what it spawns (a browser)
- *   does not inherit it. Its V8 heap settings are set at run time (agent/heap.ts).
+ * - With AGENT_MALLOC_ENV (lib/runtime.ts) unless the user set it. Its V8 heap settings are set at run
+ *   time (agent/heap.ts).
  */
-export const AGENT_MALLOC_ENV = { MALLOC_TRIM_THRESHOLD_: '131072' } as const;
 
 export function agentEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const { NODE_EXTRA_CA_CERTS: _, ...rest } = env;

@@ -10,10 +10,10 @@ import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync, statSync } fr
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { OidcError } from '../errors.js';
 import { probeSocket } from '../agent/server.js';
-import { AGENT_MALLOC_ENV, ask } from '../client/agent-client.js';
+import { ask } from '../client/agent-client.js';
 import { socketPath } from '../paths.js';
 import { envelope } from '../protocol.js';
-import { isCompiledExecutable } from '../runtime.js';
+import { AGENT_MALLOC_ENV, isCompiledExecutable } from '../runtime.js';
 import { parseFlags } from '../cli.js';
 import type { Io } from './io.js';
 
