@@ -4,7 +4,7 @@ import { OidcError, isOidcError } from '../errors.js';
 import { checkPrivateDir, ensurePrivateDir, socketPath, stateDir } from '../paths.js';
 import { VERSION } from '../version.js';
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION, answers, compareVersions, encodeFrame, envelope, frameToError, type AgentInfo, type Caller, type ErrorFrame, type Reply, type ReplyFor, type Request } from '../protocol.js';
-import type { Io } from '../commands/io.js';
+import type { Io } from '../io.js';
 import { agentLogPath, ask, isNoAgent, logTail, spawnAgent, waitForSocket } from './agent-client.js';
 import { promptTty } from './tty.js';
 

@@ -15,7 +15,7 @@ import { socketPath } from '../paths.js';
 import { envelope } from '../protocol.js';
 import { AGENT_MALLOC_ENV, isCompiledExecutable } from '../runtime.js';
 import { parseFlags } from '../cli.js';
-import type { Io } from './io.js';
+import type { Io } from '../io.js';
 
 export const SYSTEMD_UNIT = 'kubectl-oidc-agent.service';
 export const LAUNCHD_LABEL = 'kubectl-oidc.agent';

@@ -9,7 +9,7 @@ import { startAgent, probeSocket } from '../agent/server.js';
 import { tuneHeap } from '../agent/heap.js';
 import { agentLogPath, ask } from '../client/agent-client.js';
 import { ensureAgent, noAgentOn } from '../client/transport.js';
-import type { Io } from './io.js';
+import type { Io } from '../io.js';
 
 const HELP = `Usage: kubectl oidc agent [start|stop|status|install|uninstall] [--idle-timeout=DURATION] [--debug]
 
