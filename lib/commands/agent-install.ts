@@ -9,7 +9,7 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { OidcError } from '../errors.js';
-import { probeSocket } from '../agent/server.js';
+import { probeSocket } from '../socket.js';
 import { ask } from '../client/agent-client.js';
 import { socketPath } from '../paths.js';
 import { envelope } from '../protocol.js';
