@@ -1,8 +1,8 @@
-import { openSync, closeSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { existsSync, openSync, closeSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { OidcError } from '../errors.js';
 import { dial } from './dial.js';
-import { FrameReader, NO_AGENT_ERRNOS, encodeFrame, parseFrame, type Caller, type Frame, type Reply, type ErrorFrame, type Request } from '../protocol.js';
+import { FrameReader, NO_AGENT_ERRNOS, encodeFrame, envelope, parseFrame, type Caller, type Frame, type Reply, type ErrorFrame, type Request } from '../protocol.js';
 import { printableLines } from '../printable.js';
 import { AGENT_MALLOC_ENV } from '../runtime.js';
 
@@ -62,6 +62,28 @@ export function ask(socketPath: string, req: Request, caller: Caller = silent, t
     );
     conn.write(encodeFrame(req));
   });
+}
+
+/**
+ * Stop the agent and wait: ask the agent on `sock` to stop, then wait (up to `waitMs`) until its socket
+ * file is gone, so what comes next (a new agent, a service manager's) finds the place free. Not waited
+ * for when the agent answers with an error (it is not leaving). Returns its answer, or what asking threw
+ * (the caller says whether that matters). Used by the client replacing an older agent (transport.ts),
+ * `agent stop` and `agent install`.
+ */
+export async function stopAgent(sock: string, opts: { askTimeoutMs?: number; waitMs?: number } = {}): Promise<{ answer?: Reply | ErrorFrame; failure?: unknown }> {
+  let answer: Reply | ErrorFrame | undefined;
+  let failure: unknown;
+  try {
+    answer = await ask(sock, { ...envelope(), op: 'stop' }, silent, opts.askTimeoutMs);
+  } catch (err) {
+    failure = err;
+  }
+  if (answer?.t !== 'error') {
+    const deadline = Date.now() + (opts.waitMs ?? 3_000);
+    while (existsSync(sock) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+  return failure === undefined ? { answer } : { failure };
 }
 
 export function agentLogPath(stateDir: string): string {

@@ -8,7 +8,7 @@ import { createRegistry } from '../agent/registry.js';
 import { startAgent } from '../agent/server.js';
 import { probeSocket } from '../socket.js';
 import { tuneHeap } from '../agent/heap.js';
-import { agentLogPath, ask } from '../client/agent-client.js';
+import { agentLogPath, ask, stopAgent } from '../client/agent-client.js';
 import { ensureAgent, noAgentOn } from '../client/transport.js';
 import type { Io } from '../io.js';
 
@@ -70,8 +70,9 @@ export async function agentCommand(io: Io): Promise<number> {
         io.stderr('kubectl-oidc: no agent is running\n');
         return 0;
       }
-      const f = await ask(sock, { ...envelope(), op: 'stop' });
-      if (f.t === 'error') throw frameToError(f);
+      const { answer, failure } = await stopAgent(sock);
+      if (failure !== undefined) throw failure;
+      if (answer?.t === 'error') throw frameToError(answer);
       io.stderr('kubectl-oidc: agent stopped\n');
       return 0;
     }
