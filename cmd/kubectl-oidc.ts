@@ -7,7 +7,7 @@ import { writeSync } from 'node:fs';
 import { exitCodeFor, isOidcError } from '../lib/errors.js';
 import { redact } from '../lib/log.js';
 import { getToken } from '../lib/commands/get-token.js';
-import type { Io } from '../lib/commands/io.js';
+import type { Io } from '../lib/io.js';
 import { VERSION } from '../lib/version.js';
 import { selfCommand } from '../lib/runtime.js';
 

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { OidcError } from './errors.js';
 import { parseFlags } from './cli.js';
+import type { ProviderConfig } from './oidc/provider.js';
 
 /**
  * Flags become typed parts at the boundary, each with one owner:
@@ -15,28 +16,7 @@ import { parseFlags } from './cli.js';
 export type StorageSetting = 'auto' | 'keyring' | 'file' | 'none';
 const STORAGES: readonly StorageSetting[] = ['auto', 'keyring', 'file', 'none'];
 
-export interface ProviderConfig {
-  issuerUrl: string;
-  clientId: string;
-  /** Visible in argv when given as a flag; see README "Secrets". */
-  clientSecret?: string;
-  extraScopes: string[];
-  /** Absolute paths (resolved against the caller's cwd, not the agent's). */
-  caFiles: string[];
-  /** base64 PEM. */
-  caData: string[];
-  /** Ask for `offline_access` (Dex issues refresh tokens only then); off for issuers that refuse the scope. */
-  offlineAccess: boolean;
-  /** kubelogin's --insecure-skip-tls-verify: part of the identity, since it changes whom we trust. */
-  insecureSkipTlsVerify: boolean;
-  /**
-   * --oidc-request-header: sent on every request to the issuer (discovery, keys, token, device,
-   * revocation), e.g. for a gateway in front of it. Not part of the identity: the same account.
-   */
-  requestHeaders?: Record<string, string>;
-  /** --session-name: a label with no meaning to the issuer, part of the identity only (two accounts, same flags). */
-  sessionName?: string;
-}
+export type { ProviderConfig } from './oidc/provider.js';
 
 export type GrantType = 'auto' | 'authcode' | 'authcode-keyboard' | 'device-code' | 'password' | 'client-credentials';
 const GRANT_TYPES: readonly GrantType[] = ['auto', 'authcode', 'authcode-keyboard', 'device-code', 'password', 'client-credentials'];
@@ -489,17 +469,6 @@ export function parseCache(v: unknown): CacheConfig {
   const out: CacheConfig = { storage };
   if (str(o.dir)) out.dir = o.dir;
   return out;
-}
-
-/** The scopes requested: `openid` always, and `offline_access` (Dex only issues refresh tokens with it) unless turned off. */
-export function scopesFor(p: Pick<ProviderConfig, 'extraScopes'> & Partial<Pick<ProviderConfig, 'offlineAccess'>>): string[] {
-  return [...new Set(['openid', ...(p.offlineAccess === false ? [] : ['offline_access']), ...p.extraScopes])];
-}
-
-/** Dex's cross-client scope `audience:server:client_id:X` asks for a token whose `aud` is X. */
-export function audiencesFor(p: Pick<ProviderConfig, 'extraScopes' | 'clientId'>): string[] {
-  const cross = p.extraScopes.flatMap((s) => /^audience:server:client_id:(.+)$/.exec(s)?.[1] ?? []);
-  return cross.length > 0 ? cross : [p.clientId];
 }
 
 /** The flags that take one of a few words, with their words: completion and docs/flags.md (npm run docs) read them. */

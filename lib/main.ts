@@ -9,7 +9,7 @@ import { createLogger, type Logger } from './log.js';
 import type { Caller, Reply, Request } from './protocol.js';
 import { createRegistry } from './agent/registry.js';
 import { handleRequest } from './agent/handler.js';
-import type { Io } from './commands/io.js';
+import type { Io } from './io.js';
 
 /** get-token without an agent: the agent's own handler and session code, in this process, with no background work. */
 export async function handleInProcess(req: Request, caller: Caller, env: Record<string, string | undefined>): Promise<Reply> {

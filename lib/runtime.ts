@@ -26,3 +26,12 @@ export function isBun(): boolean {
 export function selfCommand(): string[] {
   return isCompiledExecutable() ? [process.execPath] : [process.execPath, process.argv[1] ?? ''];
 }
+
+/**
+ * The agent's malloc setting, in its start environment (client/agent-client.ts agentEnv) and in what
+ * `agent install` writes (commands/agent-install.ts); here so both sides and the agent may import it.
+ * glibc's MALLOC_TRIM_THRESHOLD_, unless the user set it: V8's compiler threads malloc tens of MiB in
+ * their own arenas, and glibc's adaptive threshold keeps ~10 MiB of it resident after it is freed. The
+ * agent drops it from its own env at start (agent/heap.ts), so what it spawns (a browser) does not inherit it.
+ */
+export const AGENT_MALLOC_ENV = { MALLOC_TRIM_THRESHOLD_: '131072' } as const;

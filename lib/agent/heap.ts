@@ -1,7 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { AGENT_MALLOC_ENV } from '../client/agent-client.js';
-import { isBun } from '../runtime.js';
+import { AGENT_MALLOC_ENV, isBun } from '../runtime.js';
 
 /**
  * V8 settings for the agent: a daemon whose live heap is a few MiB. With V8's defaults a burst of a few

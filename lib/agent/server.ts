@@ -1,11 +1,12 @@
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import { writeFileSync, unlinkSync, renameSync, existsSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { writeFileSync, unlinkSync, renameSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { OidcError, isOidcError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { FrameReader, NO_AGENT_ERRNOS, PROTOCOL_VERSION, encodeFrame, errorFrame, parseAnswer, parseRequest, type Caller, type Frame, type Request } from '../protocol.js';
+import { FrameReader, PROTOCOL_VERSION, encodeFrame, errorFrame, parseAnswer, parseRequest, type Caller, type Frame, type Request } from '../protocol.js';
 import { ensurePrivateDir } from '../paths.js';
+import { probeSocket } from '../socket.js';
 import { VERSION } from '../version.js';
 import { handleRequest, type HandlerContext } from './handler.js';
 import { fullCollector } from './heap.js';
@@ -79,21 +80,6 @@ export async function startAgent(opts: AgentOptions): Promise<StartResult> {
   } finally {
     await release().catch(() => {});
   }
-}
-
-/** 'alive' if something accepts connections there, 'stale' if a socket file is left by a dead agent, 'none' if nothing is there. */
-export function probeSocket(path: string, timeoutMs = 1_000): Promise<'alive' | 'stale' | 'none'> {
-  return new Promise((resolve) => {
-    if (!existsSync(path)) return resolve('none');
-    const s = connect(path);
-    const done = (r: 'alive' | 'stale') => {
-      s.destroy();
-      resolve(r);
-    };
-    s.setTimeout(timeoutMs, () => done('alive')); // accepts but slow: treat as alive, never steal it
-    s.once('connect', () => done('alive'));
-    s.once('error', (err: NodeJS.ErrnoException) => done(err.code !== undefined && NO_AGENT_ERRNOS.has(err.code) ? 'stale' : 'alive'));
-  });
 }
 
 function writeState(dir: string): void {

@@ -1,9 +1,10 @@
-import { openSync, closeSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { existsSync, openSync, closeSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { OidcError } from '../errors.js';
 import { dial } from './dial.js';
-import { FrameReader, NO_AGENT_ERRNOS, encodeFrame, parseFrame, type Caller, type Frame, type Reply, type ErrorFrame, type Request } from '../protocol.js';
+import { FrameReader, NO_AGENT_ERRNOS, encodeFrame, envelope, parseFrame, type Caller, type Frame, type Reply, type ErrorFrame, type Request } from '../protocol.js';
 import { printableLines } from '../printable.js';
+import { AGENT_MALLOC_ENV } from '../runtime.js';
 
 /** Errors that mean "no agent here": start one. */
 export function isNoAgent(err: unknown): boolean {
@@ -63,6 +64,28 @@ export function ask(socketPath: string, req: Request, caller: Caller = silent, t
   });
 }
 
+/**
+ * Stop the agent and wait: ask the agent on `sock` to stop, then wait (up to `waitMs`) until its socket
+ * file is gone, so what comes next (a new agent, a service manager's) finds the place free. Not waited
+ * for when the agent answers with an error (it is not leaving). Returns its answer, or what asking threw
+ * (the caller says whether that matters). Used by the client replacing an older agent (transport.ts),
+ * `agent stop` and `agent install`.
+ */
+export async function stopAgent(sock: string, opts: { askTimeoutMs?: number; waitMs?: number } = {}): Promise<{ answer?: Reply | ErrorFrame; failure?: unknown }> {
+  let answer: Reply | ErrorFrame | undefined;
+  let failure: unknown;
+  try {
+    answer = await ask(sock, { ...envelope(), op: 'stop' }, silent, opts.askTimeoutMs);
+  } catch (err) {
+    failure = err;
+  }
+  if (answer?.t !== 'error') {
+    const deadline = Date.now() + (opts.waitMs ?? 3_000);
+    while (existsSync(sock) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+  return failure === undefined ? { answer } : { failure };
+}
+
 export function agentLogPath(stateDir: string): string {
   return join(stateDir, 'agent.log');
 }
@@ -73,12 +96,9 @@ export function agentLogPath(stateDir: string): string {
  * - Without NODE_EXTRA_CA_CERTS. Node reads that file and builds its whole root store before any code
  *   runs (~50 ms with the system bundle), which a cold get-token would wait for. The agent reads it
  *   itself when it first talks to an issuer, from each request's forwarded environment (oidc/http.ts).
- * - With glibc's MALLOC_TRIM_THRESHOLD_ (AGENT_MALLOC_ENV) unless the user set it: V8's compiler threads
- *   malloc tens of MiB in their own arenas, and glibc's adaptive threshold keeps ~10 MiB of it resident
- *   after it is freed. The agent drops it from its own env at start, so what it spawns (a browser)
- *   does not inherit it. Its V8 heap settings are set at run time (agent/heap.ts).
+ * - With AGENT_MALLOC_ENV (lib/runtime.ts) unless the user set it. Its V8 heap settings are set at run
+ *   time (agent/heap.ts).
  */
-export const AGENT_MALLOC_ENV = { MALLOC_TRIM_THRESHOLD_: '131072' } as const;
 
 export function agentEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const { NODE_EXTRA_CA_CERTS: _, ...rest } = env;

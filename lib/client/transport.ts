@@ -4,8 +4,8 @@ import { OidcError, isOidcError } from '../errors.js';
 import { checkPrivateDir, ensurePrivateDir, socketPath, stateDir } from '../paths.js';
 import { VERSION } from '../version.js';
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION, answers, compareVersions, encodeFrame, envelope, frameToError, type AgentInfo, type Caller, type ErrorFrame, type Reply, type ReplyFor, type Request } from '../protocol.js';
-import type { Io } from '../commands/io.js';
-import { agentLogPath, ask, isNoAgent, logTail, spawnAgent, waitForSocket } from './agent-client.js';
+import type { Io } from '../io.js';
+import { agentLogPath, ask, isNoAgent, logTail, spawnAgent, stopAgent, waitForSocket } from './agent-client.js';
 import { promptTty } from './tty.js';
 
 /**
@@ -90,8 +90,7 @@ async function tryAgent(io: Io, req: Request, caller: Caller, timeoutMs: number,
     if (f.t === 'error' && f.code === 'E_VERSION_MISMATCH') {
       if (attempt === 0 && mismatchAction(f.agentVersion) === 'replace') {
         // An older agent: ask it to leave, then start ours. Its sessions are in the store.
-        await ask(sock, { ...envelope(), op: 'stop' }, undefined, 2_000).catch(() => {});
-        await waitGone(sock, 3_000);
+        await stopAgent(sock, { askTimeoutMs: 2_000 });
         if (await started()) continue;
         return undefined;
       }
@@ -137,8 +136,7 @@ export async function ensureAgent(io: Io): Promise<{ agent: AgentInfo; started: 
     try {
       const f = await ask(sock, ping);
       if (f.t === 'error' && f.code === 'E_VERSION_MISMATCH' && attempt === 0 && mismatchAction(f.agentVersion) === 'replace') {
-        await ask(sock, { ...envelope(), op: 'stop' }, undefined, 2_000).catch(() => {});
-        await waitGone(sock, 3_000);
+        await stopAgent(sock, { askTimeoutMs: 2_000 });
         const failed = await start(io, sock);
         if (failed !== undefined) throw new OidcError('E_AGENT', `${failed.reason}${failed.detail}`.trimEnd());
         started = true;
@@ -218,7 +216,3 @@ function claimSpawn(dir: string): { release(): void } | undefined {
   return undefined;
 }
 
-async function waitGone(sock: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (existsSync(sock) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-}

@@ -9,13 +9,12 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { OidcError } from '../errors.js';
-import { probeSocket } from '../agent/server.js';
-import { AGENT_MALLOC_ENV, ask } from '../client/agent-client.js';
+import { probeSocket } from '../socket.js';
+import { stopAgent } from '../client/agent-client.js';
 import { socketPath } from '../paths.js';
-import { envelope } from '../protocol.js';
-import { isCompiledExecutable } from '../runtime.js';
+import { AGENT_MALLOC_ENV, isCompiledExecutable } from '../runtime.js';
 import { parseFlags } from '../cli.js';
-import type { Io } from './io.js';
+import type { Io } from '../io.js';
 
 export const SYSTEMD_UNIT = 'kubectl-oidc-agent.service';
 export const LAUNCHD_LABEL = 'kubectl-oidc.agent';
@@ -304,7 +303,5 @@ export async function agentInstallCommand(
 async function stopRunningAgent(env: Env): Promise<void> {
   const sock = socketPath(env);
   if ((await probeSocket(sock)) !== 'alive') return;
-  await ask(sock, { ...envelope(), op: 'stop' }).catch(() => {});
-  const deadline = Date.now() + 3_000;
-  while (existsSync(sock) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await stopAgent(sock);
 }

@@ -5,11 +5,12 @@ import { socketPath, stateDir } from '../paths.js';
 import { PROTOCOL_VERSION, envelope, frameToError } from '../protocol.js';
 import { VERSION } from '../version.js';
 import { createRegistry } from '../agent/registry.js';
-import { startAgent, probeSocket } from '../agent/server.js';
+import { startAgent } from '../agent/server.js';
+import { probeSocket } from '../socket.js';
 import { tuneHeap } from '../agent/heap.js';
-import { agentLogPath, ask } from '../client/agent-client.js';
+import { agentLogPath, ask, stopAgent } from '../client/agent-client.js';
 import { ensureAgent, noAgentOn } from '../client/transport.js';
-import type { Io } from './io.js';
+import type { Io } from '../io.js';
 
 const HELP = `Usage: kubectl oidc agent [start|stop|status|install|uninstall] [--idle-timeout=DURATION] [--debug]
 
@@ -69,8 +70,9 @@ export async function agentCommand(io: Io): Promise<number> {
         io.stderr('kubectl-oidc: no agent is running\n');
         return 0;
       }
-      const f = await ask(sock, { ...envelope(), op: 'stop' });
-      if (f.t === 'error') throw frameToError(f);
+      const { answer, failure } = await stopAgent(sock);
+      if (failure !== undefined) throw failure;
+      if (answer?.t === 'error') throw frameToError(answer);
       io.stderr('kubectl-oidc: agent stopped\n');
       return 0;
     }

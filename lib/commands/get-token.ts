@@ -2,7 +2,7 @@ import { parseExecInfo, renderExecCredential } from '../exec-credential.js';
 import { TOKEN_FLAGS_HELP } from '../config.js';
 import { envelope, pickExecEnv } from '../protocol.js';
 import { send } from '../client/transport.js';
-import type { Io } from './io.js';
+import type { Io } from '../io.js';
 
 export const GET_TOKEN_HELP = `Usage: kubectl-oidc get-token --oidc-issuer-url=URL --oidc-client-id=ID [flags]
 

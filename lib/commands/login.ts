@@ -5,7 +5,7 @@ import { claimsOf, identityOf } from '../jwt.js';
 import { getTokenArgsFrom, kubeconfigPath } from '../kubeconfig.js';
 import { envelope, pickEnv } from '../protocol.js';
 import { send } from '../client/transport.js';
-import type { Io } from './io.js';
+import type { Io } from '../io.js';
 
 const HELP = `Usage: kubectl oidc login --oidc-issuer-url=URL --oidc-client-id=ID [flags]
        kubectl oidc login --context=NAME | --user=NAME [--kubeconfig=FILE] [flags]

@@ -4,7 +4,7 @@ import { parseFlags } from '../cli.js';
 import { parseTokenFlags, TOKEN_FLAGS_HELP } from '../config.js';
 import { envelope, pickEnv, type LogoutReply } from '../protocol.js';
 import { send } from '../client/transport.js';
-import type { Io } from './io.js';
+import type { Io } from '../io.js';
 
 export const LOGOUT_HELP = `Usage: kubectl oidc logout --oidc-issuer-url=URL --oidc-client-id=ID [flags]
        kubectl oidc logout --all [--token-cache-dir=DIR]... [--certificate-authority=FILE]...

@@ -7,7 +7,7 @@ import { claimsOf, identityOf } from '../jwt.js';
 import { printable } from '../printable.js';
 import { currentCluster, kubeconfigPath, loadYaml, writeUserAndContext, type ExecEntry } from '../kubeconfig.js';
 import { loginNow, tokenFlagsWithKubeconfig } from './login.js';
-import type { Io } from './io.js';
+import type { Io } from '../io.js';
 
 export const SETUP_HELP = `Usage: kubectl oidc setup --oidc-issuer-url=URL --oidc-client-id=ID [get-token flags] [--write-kubeconfig]
 

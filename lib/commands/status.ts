@@ -4,7 +4,7 @@ import { parseFlags } from '../cli.js';
 import { envelope, type SessionStatus, type StatusReply } from '../protocol.js';
 import { rfc3339 } from '../exec-credential.js';
 import { send } from '../client/transport.js';
-import type { Io } from './io.js';
+import type { Io } from '../io.js';
 
 export const STATUS_HELP = `Usage: kubectl oidc status [-o table|json] [--token-cache-dir=DIR]...
 

@@ -1,8 +1,7 @@
 import * as oc from 'openid-client';
 import { OidcError, oidcCause } from '../errors.js';
 import { printable as clean } from '../log.js';
-import type { ProviderConfig } from '../config.js';
-import { audiencesFor, scopesFor } from '../config.js';
+import { audiencesFor, scopesFor, type ProviderConfig } from './provider.js';
 import { UNAVAILABLE_HINT, createHttp, type Env, type Http } from './http.js';
 import { createKeyCache, type KeyCache } from './keys.js';
 import { IAT_SKEW_SEC, verifyIdToken, type VerifiedIdToken } from './verify.js';

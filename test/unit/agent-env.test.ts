@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { AGENT_MALLOC_ENV, agentEnv } from '../../lib/client/agent-client.js';
+import { agentEnv } from '../../lib/client/agent-client.js';
+import { AGENT_MALLOC_ENV } from '../../lib/runtime.js';
 import { tuneHeap } from '../../lib/agent/heap.js';
 
 const HEAP = fileURLToPath(new URL('../../lib/agent/heap.js', import.meta.url));

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTokenFlags, scopesFor, DEFAULT_LISTEN, type TokenFlags } from '../../lib/config.js';
+import { parseTokenFlags, DEFAULT_LISTEN, type TokenFlags } from '../../lib/config.js';
+import { scopesFor } from '../../lib/oidc/provider.js';
 import { isOidcError } from '../../lib/errors.js';
 
 const base = ['--oidc-issuer-url=https://dex.example.com/dex', '--oidc-client-id=kubernetes'];
@@ -118,7 +119,7 @@ test('provideClusterInfo: the cluster\'s exec extension supplies issuer, client,
 });
 
 test('--no-offline-access drops the scope (and so is another session); the cross-client audience is the token audience', async () => {
-  const { audiencesFor } = await import('../../lib/config.js');
+  const { audiencesFor } = await import('../../lib/oidc/provider.js');
   const f = parse([...base, '--no-offline-access', '--oidc-extra-scope=audience:server:client_id:kubernetes-api']);
   assert.deepEqual(scopesFor(f.provider), ['openid', 'audience:server:client_id:kubernetes-api']);
   assert.deepEqual(audiencesFor(f.provider), ['kubernetes-api']);

@@ -22,7 +22,7 @@ test('the get-token path imports no heavy module', () => {
     // `import ... from 'x'` and `export ... from 'x'`, not `import('x')` (lazy loads are allowed).
     for (const m of src.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm)) {
       const spec = m[1]!;
-      if (/^import\s+type\s/.test(m[0].trim())) continue;
+      if (/^(?:import|export)\s+type\s/.test(m[0].trim())) continue; // erased by the compiler
       if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
       else external.add(spec);
     }
@@ -79,4 +79,90 @@ test('one request handler: the socket server and the in-process fallback both ca
   assert.match(server, /handleRequest\(/);
   assert.match(main, /handleRequest\(/);
   for (const [name, src] of [['server', server], ['main', main]] as const) assert.doesNotMatch(src, /case 'token'|case 'ping'|switch \(req\.op\)|req\.op ===/, `${name} has its own op switch`);
+});
+
+/**
+ * The dependency rule: which part of lib/ may import which. A part is a folder (lib/agent) or a
+ * top-level file (lib/config); a file may have its own row (lib/commands/agent.ts runs the agent).
+ * Every static `import … from` and `export … from` in every .ts file under lib/ and cmd/ is checked,
+ * type imports included: an edge allowed only for types is listed under `types` (a `type` in the braces
+ * of a value import does not count as type-only). `import()` (lazy loads) is not checked.
+ * A part may always import itself; every part may import BASE.
+ */
+const BASE = ['lib/errors', 'lib/printable', 'lib/time', 'lib/version', 'lib/runtime', 'lib/log', 'lib/jwt', 'lib/paths', 'lib/exec-credential'];
+const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
+  // the leaves: each may import the others, nothing else
+  ...Object.fromEntries(BASE.map((b) => [b, { imports: [] }])),
+  'lib/io': { imports: [], types: ['lib/protocol'] },
+  'lib/cli': { imports: [] },
+  'lib/config': { imports: ['lib/cli', 'lib/oidc/provider'] },
+  'lib/kubeconfig': { imports: [] },
+  // wire types and frames; the request validators still come from config (issue 19: request parsing moves to the agent)
+  'lib/protocol': { imports: ['lib/config', 'lib/oidc/provider'] },
+  'lib/completion': { imports: ['lib/config', 'lib/cli'] },
+  'lib/oidc': { imports: [] },
+  'lib/store': { imports: [], types: ['lib/config'] },
+  'lib/login': { imports: ['lib/oidc', 'lib/store'], types: ['lib/config'] },
+  'lib/agent': { imports: ['lib/oidc', 'lib/store', 'lib/login', 'lib/protocol', 'lib/config', 'lib/socket'] },
+  'lib/socket': { imports: ['lib/protocol'] },
+  'lib/client': { imports: ['lib/protocol', 'lib/io', 'lib/socket'] },
+  'lib/commands': { imports: ['lib/client', 'lib/socket', 'lib/protocol', 'lib/io', 'lib/config', 'lib/cli', 'lib/kubeconfig'] },
+  'lib/commands/agent.ts': { imports: ['lib/commands', 'lib/client', 'lib/socket', 'lib/protocol', 'lib/io', 'lib/config', 'lib/cli', 'lib/agent'] },
+  'lib/main': { imports: ['lib/commands', 'lib/agent', 'lib/protocol', 'lib/io'] },
+  cmd: { imports: ['lib/commands', 'lib/completion', 'lib/io'] },
+};
+
+/** 'lib/agent/server.ts' -> ['lib/agent/server.ts', 'lib/agent/server', 'lib/agent']; 'lib/config.ts' -> [.., 'lib/config']. */
+function partsOf(rel: string): string[] {
+  const noExt = rel.replace(/\.ts$/, '');
+  const segs = noExt.split('/');
+  return [...new Set([rel, noExt, segs[0] === 'cmd' ? 'cmd' : segs.slice(0, 2).join('/')])];
+}
+
+function tsFiles(dir: string): string[] {
+  return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? tsFiles(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(dir, e.name)] : [],
+  );
+}
+
+/** The wrong-way imports in `files` (paths relative to the repo root, with their text). */
+function wrongWayImports(files: { rel: string; src: string }[]): string[] {
+  const offenders: string[] = [];
+  for (const { rel, src } of files) {
+    const own = partsOf(rel);
+    const row = LAYERS[rel] ?? LAYERS[own[own.length - 1]!];
+    if (!row) {
+      offenders.push(`${rel}: no row in the dependency table`);
+      continue;
+    }
+    for (const m of src.matchAll(/^\s*(import|export)\s+(type\s)?[^'"]*?from\s+['"]([^'"]+)['"]/gm)) {
+      const spec = m[3]!;
+      if (!spec.startsWith('.')) continue;
+      const target = join(dirname(rel), spec).replace(/\.js$/, '.ts');
+      const theirs = partsOf(target);
+      if (theirs[theirs.length - 1] === own[own.length - 1]) continue; // within its own part
+      const allowed = [...BASE, ...row.imports, ...(m[2] ? row.types ?? [] : [])];
+      if (theirs.some((p) => allowed.includes(p))) continue;
+      offenders.push(`${rel} -> ${spec}${m[2] ? ' (type)' : ''}`);
+    }
+  }
+  return offenders;
+}
+
+test('the dependency rule: every import under lib/ and cmd/ goes the allowed way', () => {
+  const files = [...tsFiles('lib'), ...tsFiles('cmd')].map((rel) => ({ rel, src: readFileSync(join(root, rel), 'utf8') }));
+  assert.ok(files.length > 40, `walked ${files.length} files`);
+  assert.deepEqual(wrongWayImports(files), []);
+});
+
+test('the dependency rule catches a planted wrong-way import, type imports included', () => {
+  const plant = (rel: string, src: string) => wrongWayImports([{ rel, src }]);
+  assert.deepEqual(plant('lib/client/transport.ts', "import { startAgent } from '../agent/server.js';\n"), ['lib/client/transport.ts -> ../agent/server.js']);
+  assert.deepEqual(plant('lib/oidc/issuer.ts', "import type {\n  ProviderConfig,\n} from '../config.js';\n"), ['lib/oidc/issuer.ts -> ../config.js (type)']);
+  assert.deepEqual(plant('lib/store/file.ts', "import { parseTokenFlags } from '../config.js';\n"), ['lib/store/file.ts -> ../config.js']);
+  assert.deepEqual(plant('lib/commands/status.ts', "export { probeSocket } from '../agent/server.js';\n"), ['lib/commands/status.ts -> ../agent/server.js']);
+  assert.deepEqual(plant('lib/errors.ts', "import { send } from './client/transport.js';\n"), ['lib/errors.ts -> ./client/transport.js']);
+  assert.deepEqual(plant('lib/store/file.ts', "import type { StorageSetting } from '../config.js';\nimport { x } from './key.js';\nimport { y } from '../paths.js';\n"), []);
+  assert.deepEqual(plant('lib/commands/agent.ts', "import { startAgent } from '../agent/server.js';\n"), []);
+  assert.deepEqual(plant('lib/newdir/x.ts', ''), ['lib/newdir/x.ts: no row in the dependency table']);
 });

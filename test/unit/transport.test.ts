@@ -12,7 +12,7 @@ import { send, mismatchAction, noAgentOn } from '../../lib/client/transport.js';
 import { compareVersions, envelope, servesClient, parseRequest, parseFrame, MAX_FRAME_BYTES, PROTOCOL_VERSION, MIN_CLIENT_PROTOCOL, type Request, type Reply } from '../../lib/protocol.js';
 import { checkPrivateDir, privateRuntimeDir, MAX_SOCKET_PATH_BYTES } from '../../lib/paths.js';
 import { isOidcError } from '../../lib/errors.js';
-import type { Io } from '../../lib/commands/io.js';
+import type { Io } from '../../lib/io.js';
 
 test('versions compare as semver: numbers by value, a pre-release before its release, build metadata ignored, junk lowest', () => {
   const ordered = ['junk', '0.1.0-alpha', '0.1.0-alpha.1', '0.1.0-alpha.beta', '0.1.0-beta.2', '0.1.0-beta.11', '0.1.0-rc.1', '0.1.0', '0.1.1', '0.2.0', '0.10.0', '1.0.0'];

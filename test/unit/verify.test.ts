@@ -99,7 +99,7 @@ test('iat slightly ahead (clock skew within the allowed skew) verifies', async (
 test('iat that is not a number is rejected', async () => rejects(await sign(claims({ iat: 'yesterday' })), /iat/));
 
 test("Dex's cross-client scope audience:server:client_id:X: a token for X verifies, one only for the requesting client does not", async () => {
-  const { audiencesFor } = await import('../../lib/config.js');
+  const { audiencesFor } = await import('../../lib/oidc/provider.js');
   const audiences = audiencesFor({ clientId, extraScopes: ['email', 'audience:server:client_id:kube-apiserver'] });
   assert.deepEqual(audiences, ['kube-apiserver']);
   const o = { ...opts, audiences };
