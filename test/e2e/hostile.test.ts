@@ -39,14 +39,20 @@ interface Held {
   openedAt: number;
   closedAt?: number;
 }
-function hold(path: string): Promise<Held> {
-  return new Promise((resolve, reject) => {
+function hold(path: string, tries = 50): Promise<Held> {
+  return new Promise<Held>((resolve, reject) => {
     const sock = connect(path);
     const h: Held = { sock, openedAt: Date.now() };
     sock.on('close', () => (h.closedAt ??= Date.now()));
     sock.on('error', () => {});
     sock.once('connect', () => resolve(h));
     sock.once('error', reject);
+  }).catch(async (err: NodeJS.ErrnoException) => {
+    // EAGAIN: the listen backlog is full because the agent has not accepted yet (a busy machine); the
+    // kernel says to try again, as any client would. Anything else, or a backlog that never drains, fails.
+    if (err.code !== 'EAGAIN' || tries <= 1) throw err;
+    await sleep(20);
+    return hold(path, tries - 1);
   });
 }
 
