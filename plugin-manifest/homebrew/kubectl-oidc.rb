@@ -9,22 +9,22 @@ class KubectlOidc < Formula
   on_macos do
     on_arm do
       url "https://github.com/kubectl-oidc/kubectl-oidc/releases/download/v0.1.0/kubectl-oidc_0.1.0_darwin_arm64.tar.gz"
-      sha256 "41c3ba65c9f703c6f30cc33e44d566da1216c034f109ef245af065d4e7374a12"
+      sha256 "645cc351fb74e336ccceb6e796fa4750d175eebe3379c289976fb932ab5d2211"
     end
     on_intel do
       url "https://github.com/kubectl-oidc/kubectl-oidc/releases/download/v0.1.0/kubectl-oidc_0.1.0_darwin_amd64.tar.gz"
-      sha256 "f5f530cd4ff2ebafc5e3e2535a535bf2d3280e15784365a57b3567644f7f322f"
+      sha256 "02147809e060a16a95b4774a40a1b572880fcf52a13c36c2c747722a394c2f35"
     end
   end
 
   on_linux do
     on_arm do
       url "https://github.com/kubectl-oidc/kubectl-oidc/releases/download/v0.1.0/kubectl-oidc_0.1.0_linux_arm64.tar.gz"
-      sha256 "308d696e4ed497f8f9cb3382e90bc1399275e5f5f664fceb3d704f4a2ba61d8d"
+      sha256 "a36fe6f67d095c14bdcdbdf422002cc7b3253349b477d5e5566fc32949a842dc"
     end
     on_intel do
       url "https://github.com/kubectl-oidc/kubectl-oidc/releases/download/v0.1.0/kubectl-oidc_0.1.0_linux_amd64.tar.gz"
-      sha256 "d760dbf31e00f7f10bba1edc79539a83379ed59882376eddae7550b9d3f30456"
+      sha256 "b5c7406e3ca46f8f8e9dc5fffe258680f7a0d2d6c8791dc983d7e0d896227ed2"
     end
   end
 
