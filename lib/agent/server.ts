@@ -29,6 +29,8 @@ export const MAX_PENDING_CONNECTIONS = 128;
  * clients is accepted all at once, before any of their requests is read, and must not be cut off.
  */
 export const PENDING_GRACE_MS = 1_000;
+/** How often waiting connections are checked while over the cap. */
+const SWEEP_INTERVAL_MS = 100;
 /** A ceiling on all connections at once (Node refuses more at accept): file descriptors are finite. */
 export const MAX_CONNECTIONS = 4_096;
 
@@ -106,9 +108,20 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
   /** Connections that have not delivered a request, oldest first, with when they were accepted. */
   const pending = new Map<Socket, number>();
   let sweeper: NodeJS.Timeout | undefined;
+  let lastSweep = 0;
   let dropped = 0;
   const sweep = () => {
-    const tooOld = Date.now() - PENDING_GRACE_MS;
+    const now = Date.now();
+    // A late tick means this process did not run (a CPU-starved machine, a stopped process), and the
+    // requests sent meanwhile are still unread in the kernel's buffers: that time is not waiting. It
+    // is forgiven, and this tick drops nothing, so the requests are read before the next one.
+    const lag = now - lastSweep - SWEEP_INTERVAL_MS;
+    lastSweep = now;
+    if (lag > SWEEP_INTERVAL_MS) {
+      for (const [sock, since] of pending) pending.set(sock, since + lag);
+      return;
+    }
+    const tooOld = now - PENDING_GRACE_MS;
     for (const [sock, since] of pending) {
       if (pending.size <= maxPending || since > tooOld) break;
       pending.delete(sock);
@@ -131,7 +144,10 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
       sockets.delete(sock);
       pending.delete(sock);
     });
-    if (pending.size > maxPending && !sweeper) sweeper = setInterval(sweep, 100);
+    if (pending.size > maxPending && !sweeper) {
+      lastSweep = Date.now();
+      sweeper = setInterval(sweep, SWEEP_INTERVAL_MS);
+    }
     handle(sock);
   });
   server.maxConnections = MAX_CONNECTIONS;
