@@ -3,11 +3,12 @@
  * after `oidc`, the last one being completed, to cobra's answer: candidates and a directive
  * (0: the shell may complete file names, 4: it may not). node:* only, like get-token.
  *
- * The get-token flags and their values come from the flag table (lib/config.ts TOKEN_FLAGS and
+ * The get-token flags and their values come from the flag table (lib/flags/table.ts TOKEN_FLAGS and
  * FLAG_VALUES), so a flag added there completes with no change here; the few flags a command has of its
  * own are listed below, and test/unit/completion.test.ts checks them against each command's --help.
  */
-import { FLAG_VALUES, TOKEN_FLAGS, TOKEN_FLAGS_HELP } from './config.js';
+import { TOKEN_FLAGS_HELP } from './flags/help.js';
+import { FLAG_VALUES, TOKEN_FLAGS } from './flags/table.js';
 
 const NO_FILES = 4;
 const FILES = 0;

@@ -1,7 +1,8 @@
 import { isAbsolute } from 'node:path';
 import { OidcError, isErrorCode, isOidcError, type ErrorCode } from './errors.js';
 import type { ApiVersion } from './exec-credential.js';
-import { parseCache, parseProvider, parseUi, type CacheConfig, type ClusterInfo, type ProviderConfig, type TokenFlags, type UiConfig } from './config.js';
+import type { CacheConfig, ClusterInfo, ProviderConfig, TokenFlags, UiConfig } from './flags/table.js';
+import { parseCache, parseProvider, parseUi } from './flags/validate.js';
 import { VERSION } from './version.js';
 
 /**

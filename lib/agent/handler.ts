@@ -1,5 +1,6 @@
 import { OidcError } from '../errors.js';
-import { parseTokenFlags, type TokenFlags } from '../config.js';
+import { parseTokenFlags } from '../flags/parse.js';
+import type { TokenFlags } from '../flags/table.js';
 import { pickEnv, servesClient, versionMismatch, type AgentInfo, type ExecRequest, type Caller, type Reply, type ReplyFor, type Request } from '../protocol.js';
 import type { Registry } from './registry.js';
 

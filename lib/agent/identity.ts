@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { OidcError } from '../errors.js';
-import type { ProviderConfig, UiConfig } from '../config.js';
+import type { ProviderConfig, UiConfig } from '../flags/table.js';
 import { scopesFor } from '../oidc/provider.js';
 import { CA_READ_TIMEOUT_MS, caDigestOf, loadCustomCAs } from '../oidc/ca.js';
 import { sessionKey } from '../store/key.js';

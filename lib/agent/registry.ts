@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { readdir } from 'node:fs/promises';
 import type { Logger } from '../log.js';
-import type { CacheConfig, ProviderConfig, TokenFlags } from '../config.js';
+import type { CacheConfig, ProviderConfig, TokenFlags } from '../flags/table.js';
 import { scopesFor } from '../oidc/provider.js';
 import { claimsOf, identityOf } from '../jwt.js';
 import type { Caller, LogoutResult, SessionStatus } from '../protocol.js';

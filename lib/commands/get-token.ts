@@ -1,5 +1,5 @@
 import { parseExecInfo, renderExecCredential } from '../exec-credential.js';
-import { TOKEN_FLAGS_HELP } from '../config.js';
+import { TOKEN_FLAGS_HELP } from '../flags/help.js';
 import { envelope, pickExecEnv } from '../protocol.js';
 import { send } from '../client/transport.js';
 import type { Io } from '../io.js';

@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { takeFlags } from '../cli.js';
-import { parseTokenFlags, TOKEN_FLAGS_HELP, type TokenFlags } from '../config.js';
+import { TOKEN_FLAGS_HELP } from '../flags/help.js';
+import { parseTokenFlags } from '../flags/parse.js';
+import type { TokenFlags } from '../flags/table.js';
 import { claimsOf, identityOf } from '../jwt.js';
 import { getTokenArgsFrom, kubeconfigPath } from '../kubeconfig.js';
 import { envelope, pickEnv } from '../protocol.js';

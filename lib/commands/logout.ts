@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { OidcError } from '../errors.js';
 import { parseFlags } from '../cli.js';
-import { parseTokenFlags, TOKEN_FLAGS_HELP } from '../config.js';
+import { TOKEN_FLAGS_HELP } from '../flags/help.js';
+import { parseTokenFlags } from '../flags/parse.js';
 import { envelope, pickEnv, type LogoutReply } from '../protocol.js';
 import { send } from '../client/transport.js';
 import type { Io } from '../io.js';

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { OidcError } from '../errors.js';
 import { printable as clean, type Logger } from '../log.js';
-import type { PkceMethod, UiConfig } from '../config.js';
+import type { PkceMethod, UiConfig } from '../flags/table.js';
 import type { IssuerClient } from '../oidc/issuer.js';
 import type { TokenSet } from '../store/types.js';
 import { openBrowser as defaultOpenBrowser, openableUrl } from './browser.js';

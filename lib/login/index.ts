@@ -1,5 +1,5 @@
 import { OidcError } from '../errors.js';
-import type { GrantType } from '../config.js';
+import type { GrantType } from '../flags/table.js';
 import type { IssuerClient } from '../oidc/issuer.js';
 import type { TokenSet } from '../store/types.js';
 import { loginWithBrowser, type LoginIo, type LoginRequest } from './authcode.js';

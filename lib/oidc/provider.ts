@@ -1,6 +1,6 @@
 /**
- * The issuer and client a session talks to, and the scope rules derived from it (moved here from lib/config.ts,
- * which parses the flags into it and re-exports the type). Types and pure functions only: lib/config.ts is on
+ * The issuer and client a session talks to, and the scope rules derived from it (moved here from lib/config.ts;
+ * lib/flags/ parses the flags into it and re-exports the type). Types and pure functions only: lib/flags/ is on
  * the get-token path and imports the type from here.
  */
 export interface ProviderConfig {

@@ -3,7 +3,7 @@ import { createFileStore, createMemoryStore } from './file.js';
 import { DEFAULT_KEYRING_TIMEOUT_MS, createKeyringStore, isTooLarge, keyringWedged, probeKeyring } from './keyring.js';
 import type { TokenStore } from './types.js';
 
-import type { StorageSetting } from '../config.js';
+import type { StorageSetting } from '../flags/table.js';
 
 export type { StorageSetting };
 

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ROOT } from '../e2e/world.js';
-import { parseTokenFlags } from '../../lib/config.js';
+import { parseTokenFlags } from '../../lib/flags/parse.js';
 
 const read = (f: string) => parse(readFileSync(join(ROOT, 'plugin-manifest', f), 'utf8')) as Record<string, any>;
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { agentPid, createWorld, requireTools, type World } from './world.js';
 import { SECRET_CLIENT_ID, CLIENT_SECRET, PUBLIC_CLIENT_ID } from '../rig/issuer.js';
 import type { KubectlResult } from '../rig/apiserver.js';
-import { parseTokenFlags } from '../../lib/config.js';
+import { parseTokenFlags } from '../../lib/flags/parse.js';
 import { encodeFrame, MAX_FRAME_BYTES, PROTOCOL_VERSION, type ExecRequest, type TokenRequest } from '../../lib/protocol.js';
 import { VERSION } from '../../lib/version.js';
 import { FUZZ_SEED, prng } from '../support/fuzz.js';

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loginWithBrowser } from '../../lib/login/authcode.js';
 import type { IssuerClient } from '../../lib/oidc/issuer.js';
-import type { UiConfig } from '../../lib/config.js';
+import type { UiConfig } from '../../lib/flags/table.js';
 import type { Logger } from '../../lib/log.js';
 
 const log: Logger = { info() {}, warn() {}, error() {}, debug() {} };

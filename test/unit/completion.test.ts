@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { complete } from '../../lib/completion.js';
-import { FLAG_VALUES, TOKEN_FLAGS } from '../../lib/config.js';
+import { FLAG_VALUES, TOKEN_FLAGS } from '../../lib/flags/table.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 

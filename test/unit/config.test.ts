@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTokenFlags, DEFAULT_LISTEN, type TokenFlags } from '../../lib/config.js';
+import { parseTokenFlags } from '../../lib/flags/parse.js';
+import { DEFAULT_LISTEN, type TokenFlags } from '../../lib/flags/table.js';
 import { scopesFor } from '../../lib/oidc/provider.js';
 import { isOidcError } from '../../lib/errors.js';
 

@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseExecInfo } from '../../lib/exec-credential.js';
-import { parseTokenFlags } from '../../lib/config.js';
+import { parseTokenFlags } from '../../lib/flags/parse.js';
 import { isOidcError } from '../../lib/errors.js';
 import { ENTRY } from '../e2e/world.js';
 import { FUZZ_SEED, prng } from '../support/fuzz.js';

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTokenFlags, type UiConfig } from '../../lib/config.js';
+import { parseTokenFlags } from '../../lib/flags/parse.js';
+import type { UiConfig } from '../../lib/flags/table.js';
 import { isOidcError } from '../../lib/errors.js';
 import { chooseGrant } from '../../lib/login/index.js';
 import { pkceFor, type LoginRequest } from '../../lib/login/authcode.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { handleRequest, type HandlerContext } from '../../lib/agent/handler.js';
 import type { Registry } from '../../lib/agent/registry.js';
 import { envelope, type ExecRequest } from '../../lib/protocol.js';
-import type { TokenFlags } from '../../lib/config.js';
+import type { TokenFlags } from '../../lib/flags/table.js';
 import { isOidcError } from '../../lib/errors.js';
 
 /** A registry that records the flags it is asked with and answers a fixed token. */

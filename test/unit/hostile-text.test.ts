@@ -16,7 +16,7 @@ import { logTail, agentLogPath } from '../../lib/client/agent-client.js';
 import { openBrowser, openableUrl } from '../../lib/login/browser.js';
 import { loginWithDeviceCode } from '../../lib/login/device.js';
 import type { IssuerClient, DeviceAuthorization } from '../../lib/oidc/issuer.js';
-import type { UiConfig } from '../../lib/config.js';
+import type { UiConfig } from '../../lib/flags/table.js';
 
 /** Anything a terminal would act on, or that would start a new line. */
 // eslint-disable-next-line no-control-regex

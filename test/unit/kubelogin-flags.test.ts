@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseTokenFlags, type TokenFlags } from '../../lib/config.js';
+import { parseTokenFlags } from '../../lib/flags/parse.js';
+import type { TokenFlags } from '../../lib/flags/table.js';
 
 interface KubeloginFlag {
   name: string;

@@ -17,7 +17,7 @@ import { createMemoryStore } from '../../lib/store/file.js';
 import { tokensOf } from '../../lib/login/grant.js';
 import { OidcError, isOidcError } from '../../lib/errors.js';
 import { silentLogger } from '../../lib/log.js';
-import type { UiConfig } from '../../lib/config.js';
+import type { UiConfig } from '../../lib/flags/table.js';
 
 const ca = await createTestCA(mkdtempSync(join(tmpdir(), 'ko-rot-')));
 const issuer = await startIssuer({ ca });

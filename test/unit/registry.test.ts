@@ -7,7 +7,7 @@ import { createRegistry, type CreateIssuer } from '../../lib/agent/registry.js';
 import { createMemoryStore } from '../../lib/store/file.js';
 import { silentLogger } from '../../lib/log.js';
 import type { IssuerClient } from '../../lib/oidc/issuer.js';
-import type { TokenFlags } from '../../lib/config.js';
+import type { TokenFlags } from '../../lib/flags/table.js';
 
 // status and logout list the default token-file dir: keep it out of the user's own.
 process.env.XDG_CACHE_HOME = mkdtempSync(join(tmpdir(), 'ko-reg-cache-'));

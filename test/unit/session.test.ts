@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Session, isFresh, refreshMargin, LOGIN_COOLDOWN_MS, type SessionDeps, type TokenContext } from '../../lib/agent/session.js';
-import type { UiConfig } from '../../lib/config.js';
+import type { UiConfig } from '../../lib/flags/table.js';
 
 const ui: UiConfig = { grantType: 'authcode', listenAddress: ['127.0.0.1:0'], skipOpenBrowser: false, authenticationTimeoutSec: 30, pkceMethod: 'auto', authRequestExtraParams: {}, keyboardRedirectUrl: 'urn:ietf:wg:oauth:2.0:oob' };
 import { createMemoryStore } from '../../lib/store/file.js';

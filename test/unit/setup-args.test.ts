@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NOT_WRITTEN, TOKEN_FLAGS, parseTokenFlags, tokenArgsToWrite, type TokenFlags } from '../../lib/config.js';
+import { parseTokenFlags } from '../../lib/flags/parse.js';
+import { TOKEN_FLAGS, type TokenFlags } from '../../lib/flags/table.js';
+import { NOT_WRITTEN, tokenArgsToWrite } from '../../lib/flags/write-back.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ko-setup-args-'));
 writeFileSync(join(dir, 'secret.txt'), 'from-a-file\n');
@@ -67,7 +69,7 @@ const settings = (f: TokenFlags) => ({ provider: f.provider, ui: f.ui, cache: f.
 for (const name of Object.keys(TOKEN_FLAGS)) {
   test(`setup writes back --${name}`, () => {
     const given = CASES[name];
-    assert.ok(given, `no round-trip case for --${name}: add one to CASES (or to NOT_WRITTEN in lib/config.ts, with the reason)`);
+    assert.ok(given, `no round-trip case for --${name}: add one to CASES (or to NOT_WRITTEN in lib/flags/write-back.ts, with the reason)`);
     const input = [...base, ...given];
     const { args } = tokenArgsToWrite(input, dir, env);
     const why = (NOT_WRITTEN as Record<string, string | undefined>)[name];

@@ -83,7 +83,7 @@ test('one request handler: the socket server and the in-process fallback both ca
 
 /**
  * The dependency rule: which part of lib/ may import which. A part is a folder (lib/agent) or a
- * top-level file (lib/config); a file may have its own row (lib/commands/agent.ts runs the agent).
+ * top-level file (lib/cli); a file may have its own row (lib/commands/agent.ts runs the agent).
  * Every static `import … from` and `export … from` in every .ts file under lib/ and cmd/ is checked,
  * type imports included: an edge allowed only for types is listed under `types` (a `type` in the braces
  * of a value import does not count as type-only). `import()` (lazy loads) is not checked.
@@ -95,24 +95,25 @@ const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
   ...Object.fromEntries(BASE.map((b) => [b, { imports: [] }])),
   'lib/io': { imports: [], types: ['lib/protocol'] },
   'lib/cli': { imports: [] },
-  'lib/config': { imports: ['lib/cli', 'lib/oidc/provider'] },
+  // the flag table, its help, Go spellings, parsing and the typed parts' validators: below everything that reads flags
+  'lib/flags': { imports: ['lib/cli', 'lib/oidc/provider'] },
   'lib/kubeconfig': { imports: [] },
-  // wire types and frames; the request validators still come from config (issue 19: request parsing moves to the agent)
-  'lib/protocol': { imports: ['lib/config', 'lib/oidc/provider'] },
-  'lib/completion': { imports: ['lib/config', 'lib/cli'] },
+  // wire types and frames; the request validators still come from flags (issue 19: request parsing moves to the agent)
+  'lib/protocol': { imports: ['lib/flags', 'lib/oidc/provider'] },
+  'lib/completion': { imports: ['lib/flags', 'lib/cli'] },
   'lib/oidc': { imports: [] },
-  'lib/store': { imports: [], types: ['lib/config'] },
-  'lib/login': { imports: ['lib/oidc', 'lib/store'], types: ['lib/config'] },
-  'lib/agent': { imports: ['lib/oidc', 'lib/store', 'lib/login', 'lib/protocol', 'lib/config', 'lib/socket'] },
+  'lib/store': { imports: [], types: ['lib/flags'] },
+  'lib/login': { imports: ['lib/oidc', 'lib/store'], types: ['lib/flags'] },
+  'lib/agent': { imports: ['lib/oidc', 'lib/store', 'lib/login', 'lib/protocol', 'lib/flags', 'lib/socket'] },
   'lib/socket': { imports: ['lib/protocol'] },
   'lib/client': { imports: ['lib/protocol', 'lib/io', 'lib/socket'] },
-  'lib/commands': { imports: ['lib/client', 'lib/socket', 'lib/protocol', 'lib/io', 'lib/config', 'lib/cli', 'lib/kubeconfig'] },
-  'lib/commands/agent.ts': { imports: ['lib/commands', 'lib/client', 'lib/socket', 'lib/protocol', 'lib/io', 'lib/config', 'lib/cli', 'lib/agent'] },
+  'lib/commands': { imports: ['lib/client', 'lib/socket', 'lib/protocol', 'lib/io', 'lib/flags', 'lib/cli', 'lib/kubeconfig'] },
+  'lib/commands/agent.ts': { imports: ['lib/commands', 'lib/client', 'lib/socket', 'lib/protocol', 'lib/io', 'lib/flags', 'lib/cli', 'lib/agent'] },
   'lib/main': { imports: ['lib/commands', 'lib/agent', 'lib/protocol', 'lib/io'] },
   cmd: { imports: ['lib/commands', 'lib/completion', 'lib/io'] },
 };
 
-/** 'lib/agent/server.ts' -> ['lib/agent/server.ts', 'lib/agent/server', 'lib/agent']; 'lib/config.ts' -> [.., 'lib/config']. */
+/** 'lib/agent/server.ts' -> ['lib/agent/server.ts', 'lib/agent/server', 'lib/agent']; 'lib/cli.ts' -> [.., 'lib/cli']. */
 function partsOf(rel: string): string[] {
   const noExt = rel.replace(/\.ts$/, '');
   const segs = noExt.split('/');
@@ -158,11 +159,17 @@ test('the dependency rule: every import under lib/ and cmd/ goes the allowed way
 test('the dependency rule catches a planted wrong-way import, type imports included', () => {
   const plant = (rel: string, src: string) => wrongWayImports([{ rel, src }]);
   assert.deepEqual(plant('lib/client/transport.ts', "import { startAgent } from '../agent/server.js';\n"), ['lib/client/transport.ts -> ../agent/server.js']);
-  assert.deepEqual(plant('lib/oidc/issuer.ts', "import type {\n  ProviderConfig,\n} from '../config.js';\n"), ['lib/oidc/issuer.ts -> ../config.js (type)']);
-  assert.deepEqual(plant('lib/store/file.ts', "import { parseTokenFlags } from '../config.js';\n"), ['lib/store/file.ts -> ../config.js']);
+  assert.deepEqual(plant('lib/oidc/issuer.ts', "import type {\n  ProviderConfig,\n} from '../flags/table.js';\n"), ['lib/oidc/issuer.ts -> ../flags/table.js (type)']);
+  assert.deepEqual(plant('lib/store/file.ts', "import { parseTokenFlags } from '../flags/parse.js';\n"), ['lib/store/file.ts -> ../flags/parse.js']);
+  // lib/flags sits below every reader of flags: it never imports one of them, not even for a type.
+  assert.deepEqual(plant('lib/flags/parse.ts', "import type { Registry } from '../agent/registry.js';\n"), ['lib/flags/parse.ts -> ../agent/registry.js (type)']);
+  assert.deepEqual(plant('lib/flags/validate.ts', "import { send } from '../client/transport.js';\n"), ['lib/flags/validate.ts -> ../client/transport.js']);
+  assert.deepEqual(plant('lib/flags/help.ts', "export { x } from '../commands/setup.js';\n"), ['lib/flags/help.ts -> ../commands/setup.js']);
+  assert.deepEqual(plant('lib/flags/table.ts', "import { x } from '../store/select.js';\n"), ['lib/flags/table.ts -> ../store/select.js']);
+  assert.deepEqual(plant('lib/flags/parse.ts', "import { parseFlags } from '../cli.js';\nimport type { ProviderConfig } from '../oidc/provider.js';\nimport { OidcError } from '../errors.js';\nimport { obj } from './validate.js';\n"), []);
   assert.deepEqual(plant('lib/commands/status.ts', "export { probeSocket } from '../agent/server.js';\n"), ['lib/commands/status.ts -> ../agent/server.js']);
   assert.deepEqual(plant('lib/errors.ts', "import { send } from './client/transport.js';\n"), ['lib/errors.ts -> ./client/transport.js']);
-  assert.deepEqual(plant('lib/store/file.ts', "import type { StorageSetting } from '../config.js';\nimport { x } from './key.js';\nimport { y } from '../paths.js';\n"), []);
+  assert.deepEqual(plant('lib/store/file.ts', "import type { StorageSetting } from '../flags/table.js';\nimport { x } from './key.js';\nimport { y } from '../paths.js';\n"), []);
   assert.deepEqual(plant('lib/commands/agent.ts', "import { startAgent } from '../agent/server.js';\n"), []);
   assert.deepEqual(plant('lib/newdir/x.ts', ''), ['lib/newdir/x.ts: no row in the dependency table']);
 });

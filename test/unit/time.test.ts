@@ -14,7 +14,7 @@ import { parseTokenSet } from '../../lib/store/types.js';
 import { silentLogger } from '../../lib/log.js';
 import { MAX_TIMER_MS, timerDelay } from '../../lib/time.js';
 import type { IssuerClient } from '../../lib/oidc/issuer.js';
-import type { TokenFlags } from '../../lib/config.js';
+import type { TokenFlags } from '../../lib/flags/table.js';
 
 process.env.XDG_CACHE_HOME = mkdtempSync(join(tmpdir(), 'ko-time-cache-'));
 
