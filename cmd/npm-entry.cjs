@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// kubectl-oidc's entry in the npm package (scripts/build.mjs copies it to dist/kubectl-oidc.cjs): it runs
-// ./cli.cjs, with Node's own compile cache (module.enableCompileCache, Node >= 22.1) kept in the user's
-// cache dir, so that the CLI, the agent (main.cjs) and the HTTP stack (oidc.cjs) are not compiled from
-// source at every start.
+// kubectl-oidc's entry in the npm package (scripts/build.mjs bundles it, with lib/app-dirs.ts inlined, to
+// dist/kubectl-oidc.cjs): it runs ./cli.cjs, with Node's own compile cache (module.enableCompileCache,
+// Node >= 22.1) kept in the user's cache dir, so that the CLI, the agent (main.cjs) and the HTTP stack
+// (oidc.cjs) are not compiled from source at every start.
 //
 // Compiled code is code: the cache is used only in a directory of yours that nobody else can write, and
 // that is not a symbolic link, nor is its parent (`~/.cache/kubectl-oidc/compile-cache`, checked at every
@@ -11,20 +11,18 @@
 // why it is not used. On Windows, where file modes say nothing of this, it is not used. NODE_COMPILE_CACHE,
 // if you set it, is Node's and wins.
 'use strict';
+const { appDirs } = require('../lib/app-dirs.ts');
 const env = process.env;
 
 function say(message) {
   if (env.KUBECTL_OIDC_DEBUG === '1') process.stderr.write(`kubectl-oidc: compile cache: ${message}\n`);
 }
 
-/** Where env-paths puts kubectl-oidc's cache (as the agent does); undefined: no caching. */
+/** kubectl-oidc's cache dir (the agent's, and the client's fallback socket dir's parent); undefined: no caching. */
 function cacheRoot() {
-  const { isAbsolute, join } = require('node:path');
   const home = env.HOME;
-  if (!home || !isAbsolute(home)) return undefined;
-  if (process.platform === 'darwin') return join(home, 'Library', 'Caches', 'kubectl-oidc');
-  const xdg = env.XDG_CACHE_HOME;
-  return join(xdg && isAbsolute(xdg) ? xdg : join(home, '.cache'), 'kubectl-oidc');
+  if (!home || !require('node:path').isAbsolute(home)) return undefined;
+  return appDirs({ platform: process.platform, home, env, absoluteXdgOnly: true }).cache;
 }
 
 /** A real directory (not a link), yours, that nobody else can write. */

@@ -9,8 +9,6 @@ export interface ExecInfo {
   interactive: boolean;
   /** `spec.cluster.config` (the kubeconfig cluster's exec extension), only with provideClusterInfo: true. */
   clusterConfig?: unknown;
-  /** `spec.cluster.server`, only with provideClusterInfo: true. */
-  clusterServer?: string;
   /** `spec.cluster.certificate-authority-data` (base64 PEM), only with provideClusterInfo: true. */
   clusterCaData?: string;
 }
@@ -54,7 +52,6 @@ export function parseExecInfo(raw: string | undefined, stdinIsTTY = false): Exec
   if (cluster !== undefined && cluster !== null) {
     if (typeof cluster !== 'object' || Array.isArray(cluster)) throw new OidcError('E_EXEC_INFO', 'KUBERNETES_EXEC_INFO spec.cluster is not an object');
     const c = cluster as Record<string, unknown>;
-    if (typeof c.server === 'string') info.clusterServer = c.server;
     if (typeof c['certificate-authority-data'] === 'string') info.clusterCaData = c['certificate-authority-data'];
     if (c.config !== undefined && c.config !== null) info.clusterConfig = c.config;
   }

@@ -1,13 +1,12 @@
 import { lstatSync, mkdirSync, chmodSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
+import { APP, appDirs } from './app-dirs.js';
 import { OidcError } from './errors.js';
 
 // node:* only: get-token loads this on every kubectl command. The cache dir (agent side only) is in lib/store/dirs.ts.
 
 /** node:os, loaded when first needed: get-token on Linux and macOS never needs it (~0.25 ms per start). */
 const os = () => process.getBuiltinModule('node:os');
-
-export const APP = 'kubectl-oidc';
 
 type Env = Record<string, string | undefined>;
 
@@ -65,9 +64,8 @@ function squatted(dir: string, uid: number | undefined): string | undefined {
  */
 export function privateRuntimeDir(env: Env, shared: string, why: string): string {
   const home = env.HOME && isAbsolute(env.HOME) ? env.HOME : os().homedir();
-  const cache =
-    process.platform === 'darwin' ? join(home, 'Library', 'Caches') : env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(home, '.cache');
-  for (const dir of [join(cache, APP, 'run'), join(home, `.${APP}-run`)]) {
+  const cache = appDirs({ platform: process.platform, home, env, absoluteXdgOnly: true }).cache;
+  for (const dir of [join(cache, 'run'), join(home, `.${APP}-run`)]) {
     if (Buffer.byteLength(join(dir, 'agent.sock')) <= MAX_SOCKET_PATH_BYTES) return dir;
   }
   throw new OidcError('E_SOCKET_DIR', `${shared} ${why}, and no private directory of yours gives a socket path under ${MAX_SOCKET_PATH_BYTES + 1} bytes`, {
@@ -82,10 +80,7 @@ export function socketPath(env: Env = process.env): string {
 
 /** Where the agent writes its log: the XDG state dir on Linux, as env-paths names it for `log`. */
 export function stateDir(env: Env = process.env): string {
-  const home = os().homedir();
-  if (process.platform === 'darwin') return join(home, 'Library', 'Logs', APP);
-  if (process.platform === 'win32') return join(env.LOCALAPPDATA || join(home, 'AppData', 'Local'), APP, 'Log');
-  return join(env.XDG_STATE_HOME || join(home, '.local', 'state'), APP);
+  return appDirs({ platform: process.platform, home: os().homedir(), env }).log;
 }
 
 /**

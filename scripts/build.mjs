@@ -1,12 +1,13 @@
 // Build: tsc (type-check, and build/ for the tests) then two esbuild bundles in dist/:
 //   cli.cjs           the CLI; get-token's whole path, node:* only (a CommonJS file starts fastest)
-//   kubectl-oidc.cjs  the npm package's entry (cmd/npm-entry.cjs): runs cli.cjs with Node's compile cache
+//   kubectl-oidc.cjs  the npm package's entry (cmd/npm-entry.cjs, with lib/app-dirs.ts inlined): runs cli.cjs
+//                     with Node's compile cache
 //   main.cjs          the agent, stores and the other commands, loaded on demand
 //   oidc.cjs          openid-client, jose, undici: loaded by the agent on its first login or refresh
 //   yaml.cjs          the yaml package: loaded by setup and login --context, to read a kubeconfig
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -75,6 +76,8 @@ for (const [file, dep] of [['dist/cli.cjs', './main.cjs'], ['dist/main.cjs', './
 // for Bun, which compiles this file into the release executable).
 writeFileSync('dist/cli.cjs', lazyRequires(readFileSync('dist/cli.cjs', 'utf8').replace(/^#![^\n]*\n/, '')));
 chmodSync('dist/cli.cjs', 0o644);
-copyFileSync('cmd/npm-entry.cjs', 'dist/kubectl-oidc.cjs');
+// The npm entry runs before any bundle is loaded: the one module it needs (env-paths' rule, for the
+// compile cache's dir) is inlined, and ./cli.cjs stays a require of the file beside it.
+await build({ ...common, entryPoints: ['cmd/npm-entry.cjs'], outfile: 'dist/kubectl-oidc.cjs', external: ['./cli.cjs'] });
 chmodSync('dist/kubectl-oidc.cjs', 0o755);
 chmodSync('dist/kubectl_complete-oidc.cjs', 0o755);

@@ -83,10 +83,6 @@ export class Session {
     this.store = deps.store;
   }
 
-  get key(): string {
-    return this.deps.key;
-  }
-
   get storage(): TokenStore['kind'] {
     return this.store.kind;
   }

@@ -49,7 +49,7 @@ export interface IssuerClient {
   readonly insecure: boolean;
   authorizationUrl(p: AuthorizationParams, call: Call): Promise<string>;
   /** What discovery says this issuer supports. */
-  capabilities(call: Call): Promise<{ callbackIss: boolean; pkceS256: boolean | undefined; deviceCode: boolean; grantTypes: string[] | undefined }>;
+  capabilities(call: Call): Promise<{ callbackIss: boolean; pkceS256: boolean | undefined; deviceCode: boolean }>;
   /** The device authorization grant (RFC 8628): start it, then poll until the person approves (or the signal ends it). */
   deviceAuthorization(call: Call): Promise<DeviceAuthorization>;
   pollDevice(d: DeviceAuthorization, call: Call): Promise<GrantResponse>;
@@ -75,8 +75,7 @@ export interface DeviceAuthorization {
   verificationUri: string;
   verificationUriComplete?: string;
   expiresIn: number;
-  interval: number;
-  /** openid-client's own response object, handed back to pollDevice. */
+  /** openid-client's own response object, handed back to pollDevice (which polls at its interval). */
   raw: unknown;
 }
 
@@ -204,7 +203,6 @@ export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): 
         callbackIss: meta.authorization_response_iss_parameter_supported === true,
         pkceS256: Array.isArray(methods) ? methods.includes('S256') : undefined,
         deviceCode: typeof meta.device_authorization_endpoint === 'string',
-        grantTypes: Array.isArray(meta.grant_types_supported) ? meta.grant_types_supported : undefined,
       };
     },
 
@@ -221,7 +219,6 @@ export function createIssuerClient(provider: ProviderConfig, deps: IssuerDeps): 
           verificationUri: r.verification_uri,
           ...(r.verification_uri_complete ? { verificationUriComplete: r.verification_uri_complete } : {}),
           expiresIn: r.expires_in,
-          interval: r.interval ?? 5,
           raw: r,
         };
       } catch (err) {

@@ -1,7 +1,7 @@
-import envPaths from 'env-paths';
-import { APP } from '../paths.js';
+import { homedir } from 'node:os';
+import { appDirs } from '../app-dirs.js';
 
 /** The user's cache dir for token files and locks (kubelogin#627: never a shared dir). Agent side only. */
 export function cacheDir(): string {
-  return envPaths(APP, { suffix: '' }).cache;
+  return appDirs({ platform: process.platform, home: homedir(), env: process.env }).cache;
 }

@@ -23,7 +23,7 @@ function fakeIssuer(): IssuerClient & { codes: string[] } {
       return u.href;
     },
     async capabilities() {
-      return { callbackIss: false, pkceS256: true, deviceCode: false, grantTypes: undefined };
+      return { callbackIss: false, pkceS256: true, deviceCode: false };
     },
     async deviceAuthorization() {
       throw new Error('not used');

@@ -14,10 +14,10 @@ test('v1 with interactive and a trailing newline (as kubectl sends it)', () => {
   assert.equal(info.interactive, true);
 });
 
-test('provideClusterInfo: server and the exec extension config are read', () => {
-  const info = parseExecInfo(JSON.stringify({ apiVersion: V1, kind: 'ExecCredential', spec: { interactive: false, cluster: { server: 'https://k', config: { issuer: 'x' } } } }));
-  assert.equal(info.clusterServer, 'https://k');
-  assert.deepEqual(info.clusterConfig, { issuer: 'x' });
+test('provideClusterInfo: the exec extension config and the CA data are read (the server is not needed)', () => {
+  const cluster = { server: 'https://k', 'certificate-authority-data': 'Q0E=', config: { issuer: 'x' } };
+  const info = parseExecInfo(JSON.stringify({ apiVersion: V1, kind: 'ExecCredential', spec: { interactive: false, cluster } }));
+  assert.deepEqual(info, { apiVersion: V1, interactive: false, clusterConfig: { issuer: 'x' }, clusterCaData: 'Q0E=' });
 });
 
 for (const [name, raw] of [

@@ -34,7 +34,7 @@ function fakeIssuer(opts: { deviceCode?: boolean; grant?: GrantResponse } = {}) 
     authorizationUrl: no('authorizationUrl'),
     async capabilities() {
       calls.push('capabilities');
-      return { callbackIss: false, pkceS256: true, deviceCode: opts.deviceCode ?? true, grantTypes: undefined };
+      return { callbackIss: false, pkceS256: true, deviceCode: opts.deviceCode ?? true };
     },
     deviceAuthorization: no('deviceAuthorization'),
     pollDevice: no('pollDevice'),

@@ -165,8 +165,8 @@ function deviceIssuer(d: Partial<DeviceAuthorization>): IssuerClient {
     issuerUrl: ISSUER,
     insecure: false,
     authorizationUrl: no,
-    capabilities: async () => ({ callbackIss: false, pkceS256: true, deviceCode: true, grantTypes: undefined }),
-    deviceAuthorization: async () => ({ userCode: 'ABCD', verificationUri: `${ISSUER}/device`, expiresIn: 300, interval: 5, raw: {}, ...d }),
+    capabilities: async () => ({ callbackIss: false, pkceS256: true, deviceCode: true }),
+    deviceAuthorization: async () => ({ userCode: 'ABCD', verificationUri: `${ISSUER}/device`, expiresIn: 300, raw: {}, ...d }),
     pollDevice: async () => {
       throw new Error('denied');
     },

@@ -24,7 +24,7 @@ function setup(opts: { maxSessions?: number; idleMs?: number; now?: () => number
       issuerUrl: provider.issuerUrl,
       insecure: false,
       authorizationUrl: async () => 'https://issuer.example/auth?x',
-      capabilities: async () => ({ callbackIss: false, pkceS256: true, deviceCode: false, grantTypes: undefined }),
+      capabilities: async () => ({ callbackIss: false, pkceS256: true, deviceCode: false }),
       deviceAuthorization: async () => assert.fail('no device flow expected'),
       pollDevice: async () => assert.fail('no device flow expected'),
       passwordGrant: async () => assert.fail('no password grant expected'),

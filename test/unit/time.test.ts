@@ -35,7 +35,7 @@ function agentWith(ttlSec: number) {
     issuerUrl: url,
     insecure: false,
     authorizationUrl: async () => assert.fail('no login URL expected'),
-    capabilities: async () => ({ callbackIss: false, pkceS256: true, deviceCode: false, grantTypes: undefined }),
+    capabilities: async () => ({ callbackIss: false, pkceS256: true, deviceCode: false }),
     deviceAuthorization: async () => assert.fail('no device flow expected'),
     pollDevice: async () => assert.fail('no device flow expected'),
     passwordGrant: async () => assert.fail('no password grant expected'),
