@@ -10,6 +10,7 @@ import { probeSocket } from '../socket.js';
 import { tuneHeap } from '../agent/heap.js';
 import { agentLogPath, ask, stopAgent } from '../client/agent-client.js';
 import { ensureAgent, noAgentOn } from '../client/transport.js';
+import { renderTable, toViews } from './status.js';
 import type { Io } from '../io.js';
 
 const HELP = `Usage: kubectl oidc agent [start|stop|status|install|uninstall] [--idle-timeout=DURATION] [--debug]
@@ -18,7 +19,8 @@ The per-user token agent. get-token starts it on demand; you rarely need these.
   agent           run in the foreground (logs on stderr)
   agent start     start it in the background if it is not running
   agent stop      ask the running agent to exit
-  agent status    show the running agent and its sessions (never the tokens; see also kubectl oidc status)
+  agent status    the running agent (pid, version, socket, log) and the sessions it holds, in the
+                  table of kubectl oidc status, which also lists the token files (never a token)
   --idle-timeout  exit after this long without requests, e.g. 30m, 2h, 0 for never (default 1h)
 
 Examples:
@@ -89,12 +91,9 @@ export async function agentCommand(io: Io): Promise<number> {
       }
       if (f.t === 'error') throw frameToError(f);
       if (f.t !== 'status' || !f.agent) throw new OidcError('E_PROTOCOL', `unexpected answer (${f.t}) to a status request`);
-      const lines = [`agent: running, pid ${f.agent.pid}, version ${f.agent.version}, socket ${sock}`, `log: ${agentLogPath(stateDir(io.env))}`];
-      for (const s of f.sessions.filter((x) => x.held)) {
-        const exp = s.expiresAt ? `ID token until ${new Date(s.expiresAt * 1000).toISOString()}` : 'no token';
-        lines.push(`session ${s.key.slice(0, 12)}: ${s.issuerUrl} client ${s.clientId}, ${exp}, ${s.hasRefreshToken ? 'refreshable' : 'no refresh token'}, storage ${s.storage}`);
-      }
-      io.stdout(`${lines.join('\n')}\n`);
+      // The agent's part of `kubectl oidc status`: the agent, then the sessions it holds, in the same table.
+      io.stdout(`agent: running, pid ${f.agent.pid}, version ${f.agent.version}, socket ${sock}\nlog: ${agentLogPath(stateDir(io.env))}\n`);
+      io.stdout(renderTable(toViews({ ...f, sessions: f.sessions.filter((s) => s.held) })));
       return 0;
     }
     default:

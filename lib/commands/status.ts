@@ -79,6 +79,18 @@ export async function statusCommand(io: Io): Promise<number> {
 
 const iso = (sec: number | undefined) => (sec === undefined ? null : rfc3339(sec * 1000));
 
+/**
+ * The one time format for people, in `status` and `agent status`: the RFC 3339 time (UTC, as in
+ * `-o json`) and how far off it is, `2026-12-05T12:04:00Z (in 41m)`; `-` for none.
+ */
+export function when(t: string | null, nowMs: number): string {
+  if (t === null) return '-';
+  const s = Math.round((Date.parse(t) - nowMs) / 1000);
+  const a = Math.abs(s);
+  const d = a >= 86_400 ? `${Math.floor(a / 86_400)}d` : a >= 3600 ? `${Math.floor(a / 3600)}h${Math.floor((a % 3600) / 60)}m` : a >= 60 ? `${Math.floor(a / 60)}m` : `${a}s`;
+  return `${t} (${s >= 0 ? `in ${d}` : `${d} ago`})`;
+}
+
 export function toViews(reply: StatusReply): SessionView[] {
   return reply.sessions.map((s: SessionStatus) => {
     return {
@@ -101,16 +113,9 @@ export function toViews(reply: StatusReply): SessionView[] {
   });
 }
 
-function renderTable(views: SessionView[]): string {
+/** The sessions as `status` prints them (and `agent status`, for the agent's own). */
+export function renderTable(views: SessionView[], now = Date.now()): string {
   if (views.length === 0) return 'No sessions. Log in with `kubectl oidc login --oidc-issuer-url=… --oidc-client-id=…`.\n';
-  const now = Date.now();
-  const rel = (t: string | null) => {
-    if (t === null) return '-';
-    const s = Math.round((Date.parse(t) - now) / 1000);
-    const a = Math.abs(s);
-    const d = a >= 86_400 ? `${Math.floor(a / 86_400)}d` : a >= 3600 ? `${Math.floor(a / 3600)}h${Math.floor((a % 3600) / 60)}m` : a >= 60 ? `${Math.floor(a / 60)}m` : `${a}s`;
-    return `${t} (${s >= 0 ? `in ${d}` : `${d} ago`})`;
-  };
   const header = ['ISSUER', 'CLIENT', 'NAME', 'USER', 'GROUPS', 'ID TOKEN EXPIRES', 'REFRESH TOKEN', 'NEXT REFRESH', 'STORAGE', 'AGENT'];
   const rows = views.map((v) => [
     v.issuer,
@@ -118,9 +123,9 @@ function renderTable(views: SessionView[]): string {
     v.sessionName ?? '-',
     v.user ?? '-',
     v.groups.length > 0 ? v.groups.join(',') : '-',
-    rel(v.expiresAt),
+    when(v.expiresAt, now),
     v.hasRefreshToken ? 'yes' : 'no',
-    rel(v.nextRefreshAt),
+    when(v.nextRefreshAt, now),
     v.cacheDir ? `${v.storage} (${v.cacheDir})` : v.storage,
     v.agentPid === null ? '-' : String(v.agentPid),
   ]);

@@ -51,6 +51,22 @@ export async function openStore(opts: {
   return opts.storage === 'auto' ? { store, notice: `kubectl-oidc: keeping tokens in the ${keyringName()}` } : { store };
 }
 
+/**
+ * The token-file store in each of `dirs` (once each). Logout clears a session from every one it may be
+ * in, and `status` and `logout --all` read them, whatever storage a caller names now.
+ */
+export function fileStores(dirs: Iterable<string>): { dir: string; store: ReturnType<typeof createFileStore> }[] {
+  return [...new Set(dirs)].map((dir) => ({ dir, store: createFileStore(dir) }));
+}
+
+/**
+ * The OS keyring item store, with no probe and no fallback: logout deletes a session's item whatever
+ * storage a caller names now (and says so when there is no keyring).
+ */
+export function keyringStore(): TokenStore {
+  return createKeyringStore();
+}
+
 function keyringName(): string {
   if (process.platform === 'darwin') return 'macOS Keychain';
   if (process.platform === 'win32') return 'Windows Credential Manager';

@@ -71,7 +71,8 @@ test('agent life cycle', { skip, timeout: 240_000 }, async (t) => {
     const r = await w.plugin(['agent', 'status']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /agent: running, pid \d+/);
-    assert.match(r.stdout, /session [0-9a-f]{12}: https:\/\/127\.0\.0\.1:\d+\/dex client kubectl-oidc, ID token until/);
+    // Its sessions in the table of `kubectl oidc status`, with its one time format.
+    assert.match(r.stdout, /^https:\/\/127\.0\.0\.1:\d+\/dex\s+kubectl-oidc\s.*\s\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(in \S+\)\s+yes\s/m);
     assert.doesNotMatch(r.stdout, /eyJ/);
   });
 

@@ -49,6 +49,20 @@ test('status and logout', { skip, timeout: 180_000 }, async (t) => {
     assert.doesNotMatch(r.stdout + r.stderr, /eyJ/);
   });
 
+  await t.test('agent status: the agent, then the sessions it holds in the same table and time format as status', async () => {
+    const a = await w.plugin(['agent', 'status']);
+    const s = await w.plugin(['status']);
+    assert.equal(a.code, 0, a.stderr);
+    const [agentLine, logLine, ...table] = a.stdout.split('\n');
+    assert.match(agentLine!, /^agent: running, pid \d+, version \S+, socket \//);
+    assert.match(logLine!, /^log: \//);
+    // The two ran a moment apart: the distance ("in 41m") may have ticked, the times may not.
+    const sameTime = (x: string) => x.replace(/ \((in |)\w+( ago|)\)/g, ' (…)').replace(/[ ]+/g, ' ');
+    assert.equal(sameTime(table.join('\n')), sameTime(s.stdout));
+    assert.match(s.stdout, / \(in \w+\)/);
+    assert.doesNotMatch(a.stdout, /eyJ/);
+  });
+
   await t.test('status -o json: the same fields, the agent pid, no token', async () => {
     const r = await w.plugin(['status', '--output', 'json']);
     assert.equal(r.code, 0, r.stderr);

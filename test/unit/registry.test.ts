@@ -232,3 +232,32 @@ test('a caller naming another --token-cache-dir with the keyring: the one keyrin
   assert.equal(items.size, 1, 'the session is still in the keyring');
   await registry.close();
 });
+
+test('status and logout --all see the token files the agent has not loaded; a file-only session is revoked at the issuer its ID token names', async () => {
+  const { createFileStore } = await import('../../lib/store/file.js');
+  const { registry, counts } = setup();
+  const dir = mkdtempSync(join(tmpdir(), 'ko-reg-files-'));
+  const files = createFileStore(dir);
+  const now = Math.floor(Date.now() / 1000);
+  const [named, nameless] = ['a'.repeat(64), 'b'.repeat(64)];
+  await files.save(named, { idToken: jwt({ iss: 'https://other.example', aud: ['k8s', 'x'], sub: 'erin', email: 'erin@example.com' }), refreshToken: 'rt-erin', issuedAt: now, expiresAt: now + 600 });
+  await files.save(nameless, { idToken: jwt({ sub: 'nobody' }), refreshToken: 'rt-nameless', issuedAt: now, expiresAt: now + 600 });
+  const status = await registry.status([dir]);
+  assert.deepEqual(
+    status.map((s) => [s.key, s.issuerUrl, s.clientId, s.email ?? null, s.cacheDir, s.held]),
+    [
+      [named, 'https://other.example', 'k8s', 'erin@example.com', dir, false],
+      [nameless, 'unknown', 'unknown', null, dir, false],
+    ],
+  );
+  assert.equal((await registry.status()).length, 0, 'only the dirs asked for, and the default one');
+  const r = await registry.logoutAll({ cacheDirs: [dir], caFiles: [], caData: [], env: {} });
+  assert.deepEqual(counts.revoked, ['rt-erin']);
+  assert.deepEqual(r.revoked, ['https://other.example']);
+  assert.equal(r.notRevoked.length, 1);
+  assert.match(r.notRevoked[0]!, /names no issuer or client/);
+  assert.deepEqual(r.cleared, [`the token file ${named.slice(0, 12)} in ${dir}`, `the token file ${nameless.slice(0, 12)} in ${dir}`]);
+  assert.equal(await files.load(named), undefined);
+  assert.equal(await files.load(nameless), undefined);
+  await registry.close();
+});
