@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import { OidcError } from '../errors.js';
 import { parseFlags } from '../cli.js';
 import { parseTokenFlags, TOKEN_FLAGS_HELP } from '../config.js';
-import { envelope, pickEnv, type LogoutReply } from '../protocol.js';
+import { envelope, type LogoutReply } from '../protocol/wire.js';
+import { pickEnv } from '../client/env.js';
 import { send } from '../client/transport.js';
 import type { Io } from '../io.js';
 
