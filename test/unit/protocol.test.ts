@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { FrameReader, parseFrame } from '../../lib/protocol/frames.js';
 import { PROTOCOL_VERSION } from '../../lib/protocol/version.js';
 import { MAX_FRAME_BYTES } from '../../lib/protocol/wire.js';
@@ -72,4 +75,11 @@ test('an exec request (get-token\'s command line) is validated and parsed with t
   const long = { op: 'exec', ...v, argv: ['--oidc-issuer-url=https://i.example', '--oidc-client-id=k', ...Array(200).fill('--force-refresh')], cwd: '/', cluster: {}, env: {} };
   assert.throws(() => parseRequest(long), (e) => isOidcError(e, 'E_PROTOCOL'));
   assert.equal(parseRequest(long, { inProcess: true }).op, 'exec');
+});
+
+test('the version is checked in one place: the agent\'s request parsing', () => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+  const files = (dir: string): string[] => readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  const callers = files('lib').filter((f) => /\bservesClient\(/.test(readFileSync(join(root, f), 'utf8').replace(/export function servesClient\(/, '')));
+  assert.deepEqual(callers, ['lib/agent/request.ts']);
 });
