@@ -1,4 +1,4 @@
-import type { Caller, Reply, Request } from './protocol.js';
+import type { Caller, Reply, Request } from './protocol/wire.js';
 
 /** Everything a command touches of the outside world; tests pass their own. */
 export interface Io {

@@ -6,18 +6,21 @@
  */
 import { OidcError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
-import type { Caller, Reply, Request } from './protocol.js';
+import type { Caller, Reply, Request } from './protocol/wire.js';
 import { createRegistry } from './agent/registry.js';
 import { handleRequest } from './agent/handler.js';
+import { parseRequest } from './agent/request.js';
 import type { Io } from './io.js';
 
 /** get-token without an agent: the agent's own handler and session code, in this process, with no background work. */
 export async function handleInProcess(req: Request, caller: Caller, env: Record<string, string | undefined>): Promise<Reply> {
+  // Read as the agent reads a frame, so the answer (or the error) is the one the socket would give.
+  const parsed = parseRequest(req, { inProcess: true });
   const log = createLogger((l) => process.stderr.write(`kubectl-oidc: ${l}`), { debug: env.KUBECTL_OIDC_DEBUG === '1' });
   const quiet: Logger = { ...log, info: log.debug };
   const registry = createRegistry({ log: quiet, background: false });
   try {
-    return await handleRequest(req, caller, { registry });
+    return await handleRequest(parsed, caller, { registry });
   } finally {
     await registry.close();
   }

@@ -1,12 +1,14 @@
 import { connect } from 'node:net';
 import { existsSync } from 'node:fs';
-import { NO_AGENT_ERRNOS } from './protocol.js';
 
 /*
  * Asking whether an agent listens on a socket, without speaking the protocol: the agent asks before it
  * takes the socket over (agent/server.ts), the commands before they stop or replace it (commands/agent.ts,
  * commands/agent-install.ts). Moved here from agent/server.ts so the commands need not import the agent.
  */
+
+/** errno codes from connect() that mean "no agent listens here": start one, or treat the socket as stale. */
+export const NO_AGENT_ERRNOS: ReadonlySet<string> = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK', 'ENOTDIR']);
 
 /** 'alive' if something accepts connections there, 'stale' if a socket file is left by a dead agent, 'none' if nothing is there. */
 export function probeSocket(path: string, timeoutMs = 1_000): Promise<'alive' | 'stale' | 'none'> {

@@ -1,8 +1,7 @@
 import { OidcError } from '../errors.js';
-import { parseTokenFlags } from '../flags/parse.js';
-import type { TokenFlags } from '../flags/table.js';
-import { pickEnv, servesClient, versionMismatch, type AgentInfo, type ExecRequest, type Caller, type Reply, type ReplyFor, type Request } from '../protocol.js';
+import type { AgentInfo, Caller, Reply, ReplyFor } from '../protocol/wire.js';
 import type { Registry } from './registry.js';
+import type { ParsedRequest } from './request.js';
 
 export interface HandlerContext {
   registry: Registry;
@@ -11,24 +10,16 @@ export interface HandlerContext {
 }
 
 /**
- * The one request handler, used by the agent's socket server and by get-token's in-process fallback.
- * Every reply is produced by the work it reports; a request this process cannot serve is an error.
+ * The one request handler, used by the agent's socket server and by get-token's in-process fallback,
+ * for requests parseRequest (request.ts) read and whose version it checked. Every reply is produced by
+ * the work it reports; a request this process cannot serve is an error.
  */
-export async function handleRequest<R extends Request>(req: R, caller: Caller, ctx: HandlerContext): Promise<ReplyFor<R>>;
-export async function handleRequest(req: Request, caller: Caller, ctx: HandlerContext): Promise<Reply> {
-  if (!servesClient(req.v, req.version)) {
-    if (req.op === 'stop' && ctx.agent) {
-      // A client of another version asks this agent to leave so that it can start its own.
-      ctx.agent.stop(`stop requested by a client of version ${req.version}`);
-      return { t: 'stopping' };
-    }
-    throw versionMismatch(req.v, req.version);
-  }
+export async function handleRequest<R extends ParsedRequest>(req: R, caller: Caller, ctx: HandlerContext): Promise<ReplyFor<R>>;
+export async function handleRequest(req: ParsedRequest, caller: Caller, ctx: HandlerContext): Promise<Reply> {
   switch (req.op) {
-    case 'exec':
-    case 'token': {
-      const flags = req.op === 'exec' ? execFlags(req) : req;
-      const t = await ctx.registry.getToken({ flags, interactive: req.interactive, env: pickEnv(req.env), caller });
+    case 'exec': {
+      const { flags } = req;
+      const t = await ctx.registry.getToken({ flags, interactive: req.interactive, env: req.env, caller });
       if (!flags.useAccessToken) {
         if (t.idToken === '') {
           throw new OidcError('E_ISSUER_RESPONSE', 'the issuer returned no ID token for the client-credentials grant, only an access token', { hint: 'add --oidc-use-access-token to send the access token to Kubernetes' });
@@ -52,31 +43,11 @@ export async function handleRequest(req: Request, caller: Caller, ctx: HandlerCo
     case 'ping':
       return { t: 'pong', agent: requireAgent(ctx).info };
     case 'stop':
-      requireAgent(ctx).stop('stop requested');
+      // Also from a client of another version (parseRequest lets only this through): it leaves so that one can start its own.
+      requireAgent(ctx).stop(`stop requested by a client of version ${req.version}`);
       return { t: 'stopping' };
   }
 }
-
-/**
- * An exec request's command line, parsed as get-token would (a bad flag is the caller's usage error).
- * kubectl sends the same command line every time: the last few parses are kept (half the agent's work
- * per warm request otherwise). Not one that reads a secret file, which may have changed.
- */
-function execFlags(req: ExecRequest): TokenFlags {
-  const key = JSON.stringify([req.argv, req.cwd, req.cluster, req.env]);
-  const known = parsedCommandLines.get(key);
-  if (known) return known;
-  const parsed = parseTokenFlags(req.argv, req.cwd, req.env, req.cluster);
-  if (parsed.help) throw new OidcError('E_USAGE', 'get-token was asked for its help here', { hint: 'run `kubectl-oidc get-token --help`' });
-  if (!req.argv.some((a) => a.includes('client-secret-file'))) {
-    if (parsedCommandLines.size >= PARSED_CAP) parsedCommandLines.delete(parsedCommandLines.keys().next().value!);
-    parsedCommandLines.set(key, Object.freeze(parsed.flags));
-  }
-  return parsed.flags;
-}
-
-const PARSED_CAP = 32;
-const parsedCommandLines = new Map<string, TokenFlags>();
 
 function requireAgent(ctx: HandlerContext): NonNullable<HandlerContext['agent']> {
   if (!ctx.agent) throw new OidcError('E_AGENT', 'no agent is running (this request was handled without one)', { hint: 'run `kubectl oidc agent start` to see why' });

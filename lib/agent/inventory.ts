@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { claimsOf, identityOf } from '../jwt.js';
-import type { SessionStatus } from '../protocol.js';
+import type { SessionStatus } from '../protocol/wire.js';
 import { fileStores } from '../store/select.js';
 import type { TokenSet } from '../store/types.js';
 

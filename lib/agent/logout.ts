@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { CacheConfig, ProviderConfig } from '../flags/table.js';
 import type { IssuerClient } from '../oidc/issuer.js';
 import { loadCustomCAs } from '../oidc/ca.js';
-import type { LogoutResult } from '../protocol.js';
+import type { LogoutResult } from '../protocol/wire.js';
 import { cacheDir as defaultCacheDir } from '../store/dirs.js';
 import { isKeyringAbsent } from '../store/keyring.js';
 import { fileStores, keyringStore } from '../store/select.js';

@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import type { CacheConfig, ProviderConfig, TokenFlags } from '../flags/table.js';
 import { scopesFor } from '../oidc/provider.js';
 import { claimsOf, identityOf } from '../jwt.js';
-import type { Caller, LogoutResult, SessionStatus } from '../protocol.js';
+import type { Caller, LogoutResult, SessionStatus } from '../protocol/wire.js';
 import type { IssuerClient } from '../oidc/issuer.js';
 import type { login as loginFn } from '../login/index.js';
 import type { openBrowser as OpenBrowser } from '../login/browser.js';

@@ -4,13 +4,16 @@ import { join, dirname } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { OidcError, isOidcError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { FrameReader, PROTOCOL_VERSION, encodeFrame, errorFrame, parseAnswer, parseRequest, type Caller, type Frame, type Request } from '../protocol.js';
+import { FrameReader, encodeFrame, errorFrame } from '../protocol/frames.js';
+import { PROTOCOL_VERSION } from '../protocol/version.js';
+import type { Caller, Frame } from '../protocol/wire.js';
 import { ensurePrivateDir } from '../paths.js';
 import { probeSocket } from '../socket.js';
 import { VERSION } from '../version.js';
 import { handleRequest, type HandlerContext } from './handler.js';
 import { fullCollector } from './heap.js';
 import type { Registry } from './registry.js';
+import { parseAnswer, parseRequest, type ParsedRequest } from './request.js';
 
 /**
  * A connection must deliver its whole request within this time of being accepted, however it
@@ -227,7 +230,7 @@ async function listen(opts: AgentOptions): Promise<RunningAgent> {
       }
       if (frames.length === 0) return;
       requestIn();
-      let req: Request;
+      let req: ParsedRequest;
       try {
         req = parseRequest(frames[0]);
       } catch (err) {

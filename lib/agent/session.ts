@@ -7,7 +7,7 @@ import type { LoginRequest } from '../login/authcode.js';
 import { accessOf } from '../login/grant.js';
 import type { TokenSet, TokenStore } from '../store/types.js';
 import type { Release } from '../store/lock.js';
-import type { Caller } from '../protocol.js';
+import type { Caller } from '../protocol/wire.js';
 import { MAX_ID_TOKEN_LIFETIME_SEC } from '../time.js';
 
 /** Seconds before `exp` at which a token stops being handed out: 1/4 of its lifetime, at most 5 minutes. */

@@ -2,7 +2,9 @@ import { existsSync, openSync, closeSync, mkdirSync, readFileSync, renameSync, s
 import { join } from 'node:path';
 import { OidcError } from '../errors.js';
 import { dial } from './dial.js';
-import { FrameReader, NO_AGENT_ERRNOS, encodeFrame, envelope, parseFrame, type Caller, type Frame, type Reply, type ErrorFrame, type Request } from '../protocol.js';
+import { FrameReader, encodeFrame, parseFrame } from '../protocol/frames.js';
+import { envelope, type Caller, type Frame, type Reply, type ErrorFrame, type Request } from '../protocol/wire.js';
+import { NO_AGENT_ERRNOS } from '../socket.js';
 import { printableLines } from '../printable.js';
 import { AGENT_MALLOC_ENV } from '../runtime.js';
 

@@ -1,6 +1,7 @@
 import { parseExecInfo, renderExecCredential } from '../exec-credential.js';
 import { TOKEN_FLAGS_HELP } from '../flags/help.js';
-import { envelope, pickExecEnv } from '../protocol.js';
+import { envelope } from '../protocol/wire.js';
+import { pickExecEnv } from '../client/env.js';
 import { send } from '../client/transport.js';
 import type { Io } from '../io.js';
 

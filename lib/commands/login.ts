@@ -5,7 +5,8 @@ import { parseTokenFlags } from '../flags/parse.js';
 import type { TokenFlags } from '../flags/table.js';
 import { claimsOf, identityOf } from '../jwt.js';
 import { getTokenArgsFrom, kubeconfigPath } from '../kubeconfig.js';
-import { envelope, pickEnv } from '../protocol.js';
+import { envelope } from '../protocol/wire.js';
+import { pickExecEnv } from '../client/env.js';
 import { send } from '../client/transport.js';
 import type { Io } from '../io.js';
 
@@ -43,12 +44,16 @@ export async function tokenFlagsWithKubeconfig(io: Io, argv: string[]): Promise<
   return parsed.help ? { help: true } : { help: false, flags: parsed.flags, args };
 }
 
-/** Log in (or reuse the session) through the agent; the verified ID token and its expiry. */
-export async function loginNow(io: Io, flags: TokenFlags): Promise<{ token: string; expiresAt: number }> {
+/**
+ * Log in (or reuse the session; --force-refresh in `args` logs in anew) through the agent; the verified
+ * ID token and its expiry. The same request as get-token's, with its command line `args`: interactive,
+ * and for the ID token whatever --oidc-use-access-token says. `flags` (parsed here already) bound the wait.
+ */
+export async function loginNow(io: Io, login: { args: string[]; flags: TokenFlags }): Promise<{ token: string; expiresAt: number }> {
   return send(
     io,
-    { ...envelope(), op: 'token', ...flags, useAccessToken: false, apiVersion: 'client.authentication.k8s.io/v1', interactive: true, env: pickEnv(io.env) },
-    { timeoutMs: (flags.ui.authenticationTimeoutSec + 60) * 1000 },
+    { ...envelope(), op: 'exec', argv: login.args, cwd: io.cwd, cluster: {}, apiVersion: 'client.authentication.k8s.io/v1', interactive: true, env: pickExecEnv(io.env), idToken: true },
+    { timeoutMs: (login.flags.ui.authenticationTimeoutSec + 60) * 1000 },
   );
 }
 
@@ -58,7 +63,7 @@ export async function loginCommand(io: Io): Promise<number> {
     io.stdout(HELP);
     return 0;
   }
-  const reply = await loginNow(io, parsed.flags);
+  const reply = await loginNow(io, parsed);
   const who = identityOf(claimsOf(reply.token));
   io.stderr(
     `kubectl-oidc: logged in as ${who.email ?? who.subject ?? 'unknown user'}; ID token valid until ${new Date(reply.expiresAt * 1000).toISOString()}\n` +

@@ -3,7 +3,8 @@ import { OidcError } from '../errors.js';
 import { parseFlags } from '../cli.js';
 import { TOKEN_FLAGS_HELP } from '../flags/help.js';
 import { parseTokenFlags } from '../flags/parse.js';
-import { envelope, pickEnv, type LogoutReply } from '../protocol.js';
+import { envelope, type LogoutReply } from '../protocol/wire.js';
+import { pickEnv } from '../client/env.js';
 import { send } from '../client/transport.js';
 import type { Io } from '../io.js';
 

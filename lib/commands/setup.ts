@@ -72,7 +72,7 @@ export async function setupCommand(io: Io): Promise<number> {
   }
   for (const n of written.notes) io.stderr(`kubectl-oidc: note: ${n}\n`);
 
-  const reply = await loginNow(io, flags);
+  const reply = await loginNow(io, parsed);
   const claims = claimsOf(reply.token);
   const who = identityOf(claims);
   const choice = chooseClaims(provider.issuerUrl, claims);

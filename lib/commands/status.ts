@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { OidcError } from '../errors.js';
 import { parseFlags } from '../cli.js';
-import { envelope, type SessionStatus, type StatusReply } from '../protocol.js';
+import { envelope, type SessionStatus, type StatusReply } from '../protocol/wire.js';
 import { rfc3339 } from '../exec-credential.js';
 import { send } from '../client/transport.js';
 import type { Io } from '../io.js';

@@ -29,7 +29,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createWorld, requireTools, ENTRY, ROOT, type World } from '../e2e/world.js';
 import { askToken, procStatus, settledRss, soak } from './soak.js';
 import { writeKubeconfig } from '../rig/apiserver.js';
-import { PROTOCOL_VERSION, encodeFrame, pickExecEnv, type ExecRequest } from '../../lib/protocol.js';
+import { encodeFrame } from '../../lib/protocol/frames.js';
+import { PROTOCOL_VERSION } from '../../lib/protocol/version.js';
+import type { ExecRequest } from '../../lib/protocol/wire.js';
+import { pickExecEnv } from '../../lib/client/env.js';
 import { VERSION } from '../../lib/version.js';
 import type { LaunchJob, LaunchReport, LaunchResult } from './launcher.js';
 

@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createWorld, requireTools, cacheFiles, agentLog, run, ENTRY, PLUGIN_ARGV, execInfo, sockPath, runningAgentPid as agentPid, alive, waitFor, expireStoredTokens, type World } from './world.js';
 import type { KubectlResult } from '../rig/apiserver.js';
-import { PROTOCOL_VERSION } from '../../lib/protocol.js';
+import { PROTOCOL_VERSION } from '../../lib/protocol/version.js';
 import { VERSION } from '../../lib/version.js';
 
 const skip = requireTools();

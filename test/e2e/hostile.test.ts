@@ -13,7 +13,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createWorld, requireTools, agentLog, sockPath, runningAgentPid as agentPid, waitFor } from './world.js';
 import type { KubectlResult } from '../rig/apiserver.js';
-import { PROTOCOL_VERSION } from '../../lib/protocol.js';
+import { PROTOCOL_VERSION } from '../../lib/protocol/version.js';
 import { VERSION } from '../../lib/version.js';
 import { MAX_PENDING_CONNECTIONS, REQUEST_DEADLINE_MS } from '../../lib/agent/server.js';
 

@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createWorld, requireTools, PLUGIN_ARGV, execInfo, runningAgentPid, sockPath } from './world.js';
-import { encodeFrame, envelope, pickExecEnv, type ExecRequest } from '../../lib/protocol.js';
+import { encodeFrame } from '../../lib/protocol/frames.js';
+import { envelope, type ExecRequest } from '../../lib/protocol/wire.js';
+import { pickExecEnv } from '../../lib/client/env.js';
 import { settledRss, soak } from '../bench/soak.js';
 
 const skip = requireTools();

@@ -2,7 +2,8 @@
  * Issue 11, hostile input on the agent's socket and its directory. 10,000 random, truncated,
  * oversized and mutated frames against a real agent: it stays up (same pid), valid get-token keeps
  * working, and no client ever gets a token for a session it did not name (two sessions with
- * different client IDs; every token answered is checked against the client the frame named).
+ * different client IDs; every token answered is checked against the client the frame named). The
+ * frames are get-token's and login's request (a command line) and an older login's (parsed flags).
  * A socket directory owned by another user is refused by get-token and by `agent start`.
  */
 import { test } from 'node:test';
@@ -14,7 +15,9 @@ import { agentPid, createWorld, requireTools, type World } from './world.js';
 import { SECRET_CLIENT_ID, CLIENT_SECRET, PUBLIC_CLIENT_ID } from '../rig/issuer.js';
 import type { KubectlResult } from '../rig/apiserver.js';
 import { parseTokenFlags } from '../../lib/flags/parse.js';
-import { encodeFrame, MAX_FRAME_BYTES, PROTOCOL_VERSION, type ExecRequest, type TokenRequest } from '../../lib/protocol.js';
+import { encodeFrame } from '../../lib/protocol/frames.js';
+import { PROTOCOL_VERSION } from '../../lib/protocol/version.js';
+import { MAX_FRAME_BYTES, type ExecRequest, type Request } from '../../lib/protocol/wire.js';
 import { VERSION } from '../../lib/version.js';
 import { FUZZ_SEED, prng } from '../support/fuzz.js';
 
@@ -58,17 +61,22 @@ test('the socket: 10,000 hostile frames; tokens only for the session named; a fo
   const pid = agentPid(w);
   assert.ok(pid !== undefined, 'an agent is running');
 
-  const requestFor = (args: string[], env: Record<string, string>): TokenRequest => {
+  const execFor = (argv: string[], env: Record<string, string>): ExecRequest => ({ op: 'exec', v: PROTOCOL_VERSION, version: VERSION, argv, cwd: process.cwd(), cluster: {}, apiVersion: 'client.authentication.k8s.io/v1', interactive: false, env });
+  /** The token request of a login older than the one request kind (protocol 3 still): flags parsed on its side. The agent reads it still. */
+  const olderLoginFor = (args: string[], env: Record<string, string>) => {
     const parsed = parseTokenFlags(args, process.cwd(), env);
     if (parsed.help) throw new Error('unexpected --help');
     return { op: 'token', v: PROTOCOL_VERSION, version: VERSION, ...parsed.flags, apiVersion: 'client.authentication.k8s.io/v1', interactive: false, env: {} };
   };
-  const reqPublic = requestFor(publicArgs, {});
-  const reqSecret = requestFor(secretArgs, secretEnv);
+  const execPublic = execFor(publicArgs, {});
+  const execSecret = execFor(secretArgs, secretEnv);
+  const reqPublic = olderLoginFor(publicArgs, {});
+  const reqSecret = olderLoginFor(secretArgs, secretEnv);
+  const frameOf = (req: object) => encodeFrame(req as Request);
 
-  await t.test('each session, asked over the socket, answers with its own token', async () => {
-    for (const [req, aud] of [[reqPublic, PUBLIC_CLIENT_ID], [reqSecret, SECRET_CLIENT_ID]] as const) {
-      const answer = JSON.parse((await exchange(sockPath(w), encodeFrame(req))).trim().split('\n').pop()!);
+  await t.test('each session, asked over the socket (get-token\'s request and an older login\'s), answers with its own token', async () => {
+    for (const [req, aud] of [[execPublic, PUBLIC_CLIENT_ID], [execSecret, SECRET_CLIENT_ID], [reqPublic, PUBLIC_CLIENT_ID], [reqSecret, SECRET_CLIENT_ID]] as const) {
+      const answer = JSON.parse((await exchange(sockPath(w), frameOf(req))).trim().split('\n').pop()!);
       assert.equal(answer.t, 'token', JSON.stringify(answer));
       assert.equal(audOf(answer.token), aud);
     }
@@ -77,7 +85,8 @@ test('the socket: 10,000 hostile frames; tokens only for the session named; a fo
   await t.test(`${FRAMES} random, truncated, oversized and mutated frames (seed ${SEED})`, async () => {
     const rand = prng(SEED);
     const int = (n: number) => Math.floor(rand() * n);
-    const valid = encodeFrame(reqPublic);
+    const valid = encodeFrame(execPublic);
+    const bases = [execPublic, execSecret, reqPublic, reqSecret].map(frameOf);
     type Kind = 'random' | 'truncated' | 'oversized' | 'wrongTypes' | 'exec' | 'mutated';
     const KINDS: readonly Kind[] = ['random', 'truncated', 'oversized', 'wrongTypes', 'exec', 'mutated'];
     /** Per category: frames sent, frames that got any answer, and tokens answered. */
@@ -94,18 +103,19 @@ test('the socket: 10,000 hostile frames; tokens only for the session named; a fo
         return { kind: 'truncated', bytes: rand() < 0.5 ? `${cut}\n` : cut };
       }
       if (r < 0.67) {
-        return { kind: 'oversized', bytes: `{"op":"token","pad":"${'x'.repeat(MAX_FRAME_BYTES + int(4096))}"}\n` };
+        return { kind: 'oversized', bytes: `{"op":"${rand() < 0.5 ? 'exec' : 'token'}","pad":"${'x'.repeat(MAX_FRAME_BYTES + int(4096))}"}\n` };
       }
-      const doc = JSON.parse(valid) as Record<string, unknown>;
       if (r < 0.95) {
-        // The right shape with a wrong type or value somewhere.
+        // The right shape (a command line, or an older login's flags) with a wrong type or value somewhere.
+        const doc = JSON.parse(bases[int(bases.length)]!) as Record<string, unknown>;
         const keys = Object.keys(doc);
         const k = keys[int(keys.length)]!;
         doc[k] = [null, 1, 'x', [], {}, true, -1, '\u0000', { issuerUrl: 1 }][int(9)];
-        // A wrong type in a field that does not name the session (forceRefresh: 'x') may still be served: for the session it names.
+        // A wrong type in a field that does not name the session (forceRefresh: 'x', cwd: {}) may still be served: for the session it names.
         const provider = doc.provider as { clientId?: unknown } | null;
-        const named = typeof provider === 'object' && provider !== null && typeof provider.clientId === 'string' ? provider.clientId : undefined;
-        return { kind: 'wrongTypes', bytes: encodeFrame(doc as unknown as TokenRequest), ...(named ? { named } : {}) };
+        const fromArgv = Array.isArray(doc.argv) ? (doc.argv as unknown[]).find((a): a is string => typeof a === 'string' && a.startsWith('--oidc-client-id='))?.slice('--oidc-client-id='.length) : undefined;
+        const named = typeof provider === 'object' && provider !== null && typeof provider.clientId === 'string' ? provider.clientId : fromArgv;
+        return { kind: 'wrongTypes', bytes: frameOf(doc), ...(named ? { named } : {}) };
       }
       if (rand() < 0.5) {
         // get-token's own request: its command line, with another client or a stray flag at times.
@@ -114,14 +124,15 @@ test('the socket: 10,000 hostile frames; tokens only for the session named; a fo
         const argv = (secret ? secretArgs : publicArgs).map((a) => (a.startsWith('--oidc-client-id=') ? `--oidc-client-id=${clientId}` : a));
         if (rand() < 0.3) argv.splice(int(argv.length + 1), 0, ['--bogus', '-v9', '--oidc-extra-scope=profile', '', '--=', '-', '--token-cache-storage=none'][int(7)]!);
         const env = secret && rand() < 0.8 ? secretEnv : {};
-        const req: ExecRequest = { op: 'exec', v: PROTOCOL_VERSION, version: VERSION, argv, cwd: process.cwd(), cluster: {}, apiVersion: 'client.authentication.k8s.io/v1', interactive: false, env };
+        // login's form at times: it asks for the ID token (the same session).
+        const req: ExecRequest = { ...execFor(argv, env), ...(rand() < 0.2 ? { idToken: true } : {}) };
         return { kind: 'exec', bytes: encodeFrame(req), named: clientId };
       }
-      // A well-formed request naming one of the two clients, or another one, with other scopes at times.
-      const base = (rand() < 0.5 ? reqPublic : reqSecret) as TokenRequest;
+      // An older login's well-formed request naming one of the two clients, or another one, with other scopes at times.
+      const base = rand() < 0.5 ? reqPublic : reqSecret;
       const clientId = rand() < 0.8 ? base.provider.clientId : `other-${int(3)}`;
       const req = { ...base, provider: { ...base.provider, clientId, ...(rand() < 0.2 ? { extraScopes: ['profile'] } : {}), ...(rand() < 0.3 ? { clientSecret: undefined } : {}) } };
-      return { kind: 'mutated', bytes: encodeFrame(req), named: clientId };
+      return { kind: 'mutated', bytes: frameOf(req), named: clientId };
     };
     let i = 0;
     const worker = async () => {

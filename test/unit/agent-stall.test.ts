@@ -15,7 +15,8 @@ import { spawn } from 'node:child_process';
 import { startAgent, MAX_PENDING_CONNECTIONS } from '../../lib/agent/server.js';
 import type { Registry } from '../../lib/agent/registry.js';
 import { silentLogger } from '../../lib/log.js';
-import { encodeFrame, envelope } from '../../lib/protocol.js';
+import { encodeFrame } from '../../lib/protocol/frames.js';
+import { envelope } from '../../lib/protocol/wire.js';
 
 const CLIENTS = 400;
 const BLOCK_AT = 300;

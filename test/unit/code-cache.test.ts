@@ -12,7 +12,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeFrame } from '../../lib/protocol.js';
+import { encodeFrame } from '../../lib/protocol/frames.js';
 import { execInfo } from '../support/exec-info.js';
 
 const ENTRY = join(process.cwd(), 'dist/kubectl-oidc.cjs');

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { spawn, spawnSync } from 'node:child_process';
 import { dial, transportFor, type Transport } from '../../lib/client/dial.js';
 import { ask, isNoAgent } from '../../lib/client/agent-client.js';
-import { encodeFrame, envelope } from '../../lib/protocol.js';
+import { encodeFrame } from '../../lib/protocol/frames.js';
+import { envelope } from '../../lib/protocol/wire.js';
 import { execInfo } from '../support/exec-info.js';
 
 /**

@@ -98,14 +98,14 @@ const LAYERS: Record<string, { imports: string[]; types?: string[] }> = {
   // the flag table, its help, Go spellings, parsing and the typed parts' validators: below everything that reads flags
   'lib/flags': { imports: ['lib/cli', 'lib/oidc/provider'] },
   'lib/kubeconfig': { imports: [] },
-  // wire types and frames; the request validators still come from flags (issue 19: request parsing moves to the agent)
-  'lib/protocol': { imports: ['lib/flags', 'lib/oidc/provider'] },
+  // wire types, frames and version rules only: both sides import it, it imports neither (requests are parsed in lib/agent)
+  'lib/protocol': { imports: [] },
   'lib/completion': { imports: ['lib/flags', 'lib/cli'] },
   'lib/oidc': { imports: [] },
   'lib/store': { imports: [], types: ['lib/flags'] },
   'lib/login': { imports: ['lib/oidc', 'lib/store'], types: ['lib/flags'] },
   'lib/agent': { imports: ['lib/oidc', 'lib/store', 'lib/login', 'lib/protocol', 'lib/flags', 'lib/socket'] },
-  'lib/socket': { imports: ['lib/protocol'] },
+  'lib/socket': { imports: [] },
   'lib/client': { imports: ['lib/protocol', 'lib/io', 'lib/socket'] },
   'lib/commands': { imports: ['lib/client', 'lib/socket', 'lib/protocol', 'lib/io', 'lib/flags', 'lib/cli', 'lib/kubeconfig'] },
   'lib/commands/agent.ts': { imports: ['lib/commands', 'lib/client', 'lib/socket', 'lib/protocol', 'lib/io', 'lib/flags', 'lib/cli', 'lib/agent'] },
@@ -172,4 +172,6 @@ test('the dependency rule catches a planted wrong-way import, type imports inclu
   assert.deepEqual(plant('lib/store/file.ts', "import type { StorageSetting } from '../flags/table.js';\nimport { x } from './key.js';\nimport { y } from '../paths.js';\n"), []);
   assert.deepEqual(plant('lib/commands/agent.ts', "import { startAgent } from '../agent/server.js';\n"), []);
   assert.deepEqual(plant('lib/newdir/x.ts', ''), ['lib/newdir/x.ts: no row in the dependency table']);
+  assert.deepEqual(plant('lib/protocol/wire.ts', "import type { TokenFlags } from '../flags/table.js';\nimport { parseRequest } from '../agent/request.js';\nimport { x } from './frames.js';\n"), ['lib/protocol/wire.ts -> ../flags/table.js (type)', 'lib/protocol/wire.ts -> ../agent/request.js']);
+  assert.deepEqual(plant('lib/protocol/frames.ts', "import { pickEnv } from '../client/env.js';\n"), ['lib/protocol/frames.ts -> ../client/env.js']);
 });

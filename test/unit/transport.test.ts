@@ -9,7 +9,10 @@ import { existsSync, mkdtempSync, mkdirSync, rmSync, symlinkSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { send, mismatchAction, noAgentOn } from '../../lib/client/transport.js';
-import { compareVersions, envelope, servesClient, parseRequest, parseFrame, MAX_FRAME_BYTES, PROTOCOL_VERSION, MIN_CLIENT_PROTOCOL, type Request, type Reply } from '../../lib/protocol.js';
+import { parseFrame } from '../../lib/protocol/frames.js';
+import { compareVersions, servesClient, PROTOCOL_VERSION, MIN_CLIENT_PROTOCOL } from '../../lib/protocol/version.js';
+import { envelope, MAX_FRAME_BYTES, type Request, type Reply } from '../../lib/protocol/wire.js';
+import { parseRequest } from '../../lib/agent/request.js';
 import { checkPrivateDir, privateRuntimeDir, MAX_SOCKET_PATH_BYTES } from '../../lib/paths.js';
 import { isOidcError } from '../../lib/errors.js';
 import type { Io } from '../../lib/io.js';
@@ -175,9 +178,10 @@ test('a request larger than the agent reads (an inlined CA bundle) is served in-
 });
 
 test('an argument over 64 KiB in a frame under the cap is read by the agent', () => {
-  const argv = [`--certificate-authority-data=${'A'.repeat(100 * 1024)}`];
+  const ca = 'A'.repeat(100 * 1024);
+  const argv = ['--oidc-issuer-url=https://i.example', '--oidc-client-id=k', `--certificate-authority-data=${ca}`];
   const req = parseRequest({ ...envelope(), op: 'exec', argv, cwd: '/', cluster: {}, apiVersion: 'client.authentication.k8s.io/v1', interactive: false, env: {} });
-  assert.equal(req.op === 'exec' && req.argv[0]!.length, argv[0]!.length);
+  assert.equal(req.op === 'exec' && req.flags.provider.caData[0], ca);
 });
 
 test('a symlink as the runtime dir is called a symlink', (t) => {
