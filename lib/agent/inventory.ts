@@ -1,5 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { claimsOf, identityOf } from '../jwt.js';
+import { printable } from '../printable.js';
 import type { SessionStatus } from '../protocol/wire.js';
 import { fileStores } from '../store/select.js';
 import type { TokenSet } from '../store/types.js';
@@ -41,8 +42,9 @@ export function fileStatus(f: TokenFile & { tokens: TokenSet }): SessionStatus {
   const { issuerUrl, clientId } = namedBy(f.tokens.idToken);
   return {
     key: f.key,
-    issuerUrl: issuerUrl ?? 'unknown',
-    clientId: clientId ?? 'unknown',
+    // Read from a token file's ID token: the issuer's text, made printable like the identity claims.
+    issuerUrl: issuerUrl === undefined ? 'unknown' : printable(issuerUrl),
+    clientId: clientId === undefined ? 'unknown' : printable(clientId),
     storage: 'file',
     cacheDir: f.dir,
     ...identityOf(claimsOf(f.tokens.idToken)),

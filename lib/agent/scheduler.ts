@@ -52,12 +52,14 @@ export function createScheduler(deps: { log: Logger; now: () => number; idleMs: 
       target.session
         .refresh(target.network)
         .then((next) => {
+          if (plans.get(target) !== plan) return; // cancelled (evicted, logged out) while refreshing
           plan.failures = 0;
           if (next.expiresAt > t.expiresAt) schedule(target, plan);
           // Else no new ID token from the issuer (kubelogin#536): refreshing again would only spin
           // the refresh token. The next request after expiry logs in.
         })
         .catch((err: Error) => {
+          if (plans.get(target) !== plan) return;
           plan.failures++;
           log.warn(`session ${target.key.slice(0, 8)}: background refresh failed: ${err.message}`);
           schedule(target, plan);

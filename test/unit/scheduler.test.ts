@@ -85,3 +85,22 @@ test('a session unused for the idle time is not refreshed in the background', as
     mock.timers.reset();
   }
 });
+
+test('a session cancelled while its background refresh runs gets no new plan from that refresh', async () => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    let finish!: (t: TokenSet) => void;
+    const w = world(() => new Promise<TokenSet>((resolve) => (finish = resolve)));
+    w.scheduler.served(w.target);
+    await w.advance(3_000_000); // the planned time: the refresh starts and waits on the issuer
+    assert.equal(w.refreshes(), 1);
+    w.scheduler.cancel(w.target); // evicted or logged out meanwhile
+    finish({ ...w.token, expiresAt: w.token.expiresAt + 3600 });
+    await w.advance(0);
+    assert.equal(w.scheduler.nextRefreshAt(w.target), undefined, 'nothing planned for a session that is gone');
+    await w.advance(7_200_000);
+    assert.equal(w.refreshes(), 1, 'never refreshed again');
+  } finally {
+    mock.timers.reset();
+  }
+});
