@@ -31,7 +31,7 @@ function cleanParseError(err: unknown): string {
 }
 
 /** A value a person typed, safe to put in a one-line message: newlines and other control characters escaped. */
-export function oneLine(s: string): string {
+function oneLine(s: string): string {
   return s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => JSON.stringify(c).slice(1, -1));
 }
 

@@ -21,7 +21,7 @@ interface CommandSpec {
   subcommands?: Record<string, CommandSpec>;
 }
 
-export const COMMANDS: Record<string, CommandSpec> = {
+const COMMANDS: Record<string, CommandSpec> = {
   'get-token': { flags: tokenFlags },
   login: { flags: [...tokenFlags, ...long(['context', 'user', 'kubeconfig'])] },
   logout: { flags: [...tokenFlags, '--all'] },

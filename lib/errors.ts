@@ -3,7 +3,7 @@
  * what failed, and (where there is one) a hint that says what to do. Messages never contain a
  * token, an authorization code or a client secret.
  */
-export const ERROR_CODES = [
+const ERROR_CODES = [
   'E_USAGE', // bad flags or arguments
   'E_EXEC_INFO', // malformed KUBERNETES_EXEC_INFO
   'E_CONFIG', // unreadable CA file, bad listen address, ...

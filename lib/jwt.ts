@@ -14,7 +14,7 @@ export function claimsOf(jwt: string): Record<string, unknown> {
 }
 
 /** At most this many groups are shown (a token may carry hundreds). */
-export const MAX_SHOWN_GROUPS = 50;
+const MAX_SHOWN_GROUPS = 50;
 
 /**
  * Who a token is for, for people: email when present, else sub. The issuer chose these strings:

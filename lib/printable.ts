@@ -24,7 +24,7 @@ function escapeOne(c: string): string {
 }
 
 /** The default cap: claims, codes and error strings longer than this are not worth a terminal. */
-export const PRINTABLE_MAX = 200;
+const PRINTABLE_MAX = 200;
 
 /** `s` as one printable line: controls escaped, at most `max` characters (then `…`). */
 export function printable(s: string, max = PRINTABLE_MAX): string {

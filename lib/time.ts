@@ -12,7 +12,7 @@
 export const MAX_ID_TOKEN_LIFETIME_SEC = 366 * 86_400;
 
 /** 9999-12-31T23:59:59Z: the last second RFC 3339 (and so kubectl's expirationTimestamp) can say. */
-export const LAST_EPOCH_SEC = 253_402_300_799;
+const LAST_EPOCH_SEC = 253_402_300_799;
 
 /** A time (seconds since the epoch) that a Date, RFC 3339 and our arithmetic can all hold. */
 export function isEpochSeconds(v: unknown): v is number {

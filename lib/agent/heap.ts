@@ -14,7 +14,7 @@ import { AGENT_MALLOC_ENV, isBun } from '../runtime.js';
  * pays that, once: the HTTP stack on the first refresh. These two are read by V8 at each collection,
  * so they apply from then on (`--max-semi-space-size`, `--max-old-space-size` are read only at start).
  */
-export const AGENT_V8_FLAGS = ['--semi-space-growth-factor=1', '--heap-growing-percent=10'] as const;
+const AGENT_V8_FLAGS = ['--semi-space-growth-factor=1', '--heap-growing-percent=10'] as const;
 
 export function tuneHeap(env: NodeJS.ProcessEnv = process.env): void {
   // V8's flags mean nothing to Bun's JavaScriptCore (its setFlagsFromString is a stub): not set there.

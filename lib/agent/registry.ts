@@ -71,7 +71,7 @@ interface Entry {
   network: Record<string, string>;
 }
 
-export const DEFAULT_MAX_SESSIONS = 64;
+const DEFAULT_MAX_SESSIONS = 64;
 
 /** Only what the identity reads: the entry must not keep a caller's password. */
 const accountOf = (ui: AccountSelectors): AccountSelectors => ({ ...(ui.username ? { username: ui.username } : {}), authRequestExtraParams: ui.authRequestExtraParams });

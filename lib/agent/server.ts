@@ -35,7 +35,7 @@ export const PENDING_GRACE_MS = 1_000;
 /** How often waiting connections are checked while over the cap. */
 const SWEEP_INTERVAL_MS = 100;
 /** A ceiling on all connections at once (Node refuses more at accept): file descriptors are finite. */
-export const MAX_CONNECTIONS = 4_096;
+const MAX_CONNECTIONS = 4_096;
 
 export interface AgentOptions {
   socketPath: string;

@@ -23,7 +23,7 @@ export function isFresh(t: TokenSet, nowSec: number): boolean {
 /** How long after a failed or abandoned login a non-interactive caller gets "login required" instead of a browser tab. */
 export const LOGIN_COOLDOWN_MS = 5 * 60_000;
 /** Every refresh is bounded, lock wait and issuer round trips included. */
-export const REFRESH_TIMEOUT_MS = 60_000;
+const REFRESH_TIMEOUT_MS = 60_000;
 
 export interface TokenContext {
   interactive: boolean;

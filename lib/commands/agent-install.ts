@@ -17,7 +17,7 @@ import { parseFlags } from '../cli.js';
 import type { Io } from '../io.js';
 
 export const SYSTEMD_UNIT = 'kubectl-oidc-agent.service';
-export const LAUNCHD_LABEL = 'kubectl-oidc.agent';
+const LAUNCHD_LABEL = 'kubectl-oidc.agent';
 
 type Env = Record<string, string | undefined>;
 
@@ -262,7 +262,7 @@ export async function uninstallAgent(p: Omit<InstallParams, 'stopRunningAgent'>)
   return 0;
 }
 
-export const AGENT_INSTALL_HELP = `Usage: kubectl oidc agent install [--no-enable]
+const AGENT_INSTALL_HELP = `Usage: kubectl oidc agent install [--no-enable]
        kubectl oidc agent uninstall [--no-enable]
 
 install writes a systemd user unit (~/.config/systemd/user/${SYSTEMD_UNIT}) or, on macOS,

@@ -37,7 +37,7 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export function parseDuration(s: string): number {
+function parseDuration(s: string): number {
   const m = /^(\d+)(ms|s|m|h)?$/.exec(s.trim());
   if (!m) throw new OidcError('E_USAGE', `--idle-timeout ${JSON.stringify(s)} is not a duration`, { hint: 'for example 30m, 2h or 0' });
   const unit = m[2] === 'ms' || m[2] === 'm' || m[2] === 'h' ? m[2] : 's';

@@ -5,7 +5,7 @@ import { pickExecEnv } from '../client/env.js';
 import { send } from '../client/transport.js';
 import type { Io } from '../io.js';
 
-export const GET_TOKEN_HELP = `Usage: kubectl-oidc get-token --oidc-issuer-url=URL --oidc-client-id=ID [flags]
+const GET_TOKEN_HELP = `Usage: kubectl-oidc get-token --oidc-issuer-url=URL --oidc-client-id=ID [flags]
 
 Prints a client.authentication.k8s.io ExecCredential with a verified OIDC ID token.
 kubectl runs it from the exec section of a kubeconfig user; see \`kubectl oidc --help\`.

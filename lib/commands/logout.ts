@@ -8,7 +8,7 @@ import { pickEnv } from '../client/env.js';
 import { send } from '../client/transport.js';
 import type { Io } from '../io.js';
 
-export const LOGOUT_HELP = `Usage: kubectl oidc logout --oidc-issuer-url=URL --oidc-client-id=ID [flags]
+const LOGOUT_HELP = `Usage: kubectl oidc logout --oidc-issuer-url=URL --oidc-client-id=ID [flags]
        kubectl oidc logout --all [--token-cache-dir=DIR]... [--certificate-authority=FILE]...
 
 Forgets the session everywhere it may be: the agent's memory, the OS keyring and the token files.

@@ -10,7 +10,7 @@ import { currentCluster, kubeconfigPath, loadYaml, writeUserAndContext, type Exe
 import { loginNow, tokenFlagsWithKubeconfig } from './login.js';
 import type { Io } from '../io.js';
 
-export const SETUP_HELP = `Usage: kubectl oidc setup --oidc-issuer-url=URL --oidc-client-id=ID [get-token flags] [--write-kubeconfig]
+const SETUP_HELP = `Usage: kubectl oidc setup --oidc-issuer-url=URL --oidc-client-id=ID [get-token flags] [--write-kubeconfig]
 
 Logs in, then prints on stdout what each person needs, from the claims of your own ID token:
   for the cluster admin: the kube-apiserver --oidc-* flags, the equivalent AuthenticationConfiguration
@@ -43,7 +43,7 @@ export interface ClaimChoice {
  * The claim mappings for this user's token, as kube-apiserver applies them: `email` (no prefix) when
  * present and verified, else `sub` with the issuer URL and '#' as prefix (what the flags do by default).
  */
-export function chooseClaims(issuerUrl: string, claims: Record<string, unknown>): ClaimChoice {
+function chooseClaims(issuerUrl: string, claims: Record<string, unknown>): ClaimChoice {
   const emailOk = typeof claims.email === 'string' && claims.email !== '' && claims.email_verified === true;
   const c: ClaimChoice = { username: emailOk ? { claim: 'email', prefix: '' } : { claim: 'sub', prefix: `${issuerUrl}#` } };
   if (claims.groups !== undefined) c.groups = { claim: 'groups', prefix: '' };

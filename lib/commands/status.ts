@@ -6,7 +6,7 @@ import { rfc3339 } from '../exec-credential.js';
 import { send } from '../client/transport.js';
 import type { Io } from '../io.js';
 
-export const STATUS_HELP = `Usage: kubectl oidc status [-o table|json] [--token-cache-dir=DIR]...
+const STATUS_HELP = `Usage: kubectl oidc status [-o table|json] [--token-cache-dir=DIR]...
 
 Shows every session kubectl-oidc knows: issuer, client, session name (NAME, for a session the agent
 holds), user, groups, ID token expiry, whether a refresh token is held, the next background refresh,

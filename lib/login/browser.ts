@@ -128,7 +128,7 @@ function forwardingPage(url: string, until?: AbortSignal): { url: string; remove
   return { url: pathToFileURL(file).href, remove };
 }
 
-export function browserCandidates(url: string, opts: OpenOptions): Candidate[] {
+function browserCandidates(url: string, opts: OpenOptions): Candidate[] {
   const platform = opts.platform ?? process.platform;
   if (opts.command) {
     // A plain path (even with spaces) is run as is; anything else is a shell command line the user wrote.

@@ -12,7 +12,7 @@ import { isWsl } from './browser.js';
 export type { LoginIo, LoginRequest } from './authcode.js';
 
 /** Can a browser open for this caller? A command was given, or the caller's session has a desktop. */
-export function browserCanOpen(req: LoginRequest): boolean {
+function browserCanOpen(req: LoginRequest): boolean {
   if (req.ui.browserCommand || req.env.BROWSER) return true;
   if (process.platform === 'darwin' || process.platform === 'win32') return true;
   // WSL: wslview or explorer.exe opens the Windows browser, with or without an X server.

@@ -140,7 +140,7 @@ const TLS_CODES = new Set([
 ]);
 
 /** Turn undici's "fetch failed" (the real reason is in the cause chain) into a coded, one-line error. */
-export function classifyFetchError(err: unknown, url: string): OidcError {
+function classifyFetchError(err: unknown, url: string): OidcError {
   const origin = safeOrigin(url);
   const unreachable = (why: string) => new OidcError('E_ISSUER_UNREACHABLE', `cannot reach ${origin}: ${why}`, { cause: err, hint: 'check the issuer URL, your network and proxy settings' });
   const found = findCause(err, (e): OidcError | undefined => {
@@ -175,7 +175,7 @@ export function httpStatusError(status: number, what: string, url: string): Oidc
   return new OidcError('E_ISSUER_RESPONSE', `${what} failed: HTTP ${status} from ${safeOrigin(url)}`, { hint: 'check --oidc-issuer-url and the issuer' });
 }
 
-export function safeOrigin(url: string): string {
+function safeOrigin(url: string): string {
   try {
     const u = new URL(url);
     return `${u.origin}${u.pathname}`;

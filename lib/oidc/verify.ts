@@ -8,7 +8,7 @@ export { MAX_ID_TOKEN_LIFETIME_SEC };
 export const IAT_SKEW_SEC = 5 * 60;
 
 /** Asymmetric algorithms only: never `none`, never HMAC (an HS256 token "signed" with the public key must fail). */
-export const ALLOWED_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+const ALLOWED_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 export interface VerifiedIdToken {
   claims: JWTPayload & Record<string, unknown>;

@@ -3,14 +3,14 @@ import { OidcError } from '../errors.js';
 import { canonicalJson } from './key.js';
 import { parseTokenSet, type TokenSet, type TokenStore } from './types.js';
 
-export const KEYRING_SERVICE = 'kubectl-oidc';
+const KEYRING_SERVICE = 'kubectl-oidc';
 export const DEFAULT_KEYRING_TIMEOUT_MS = 3_000;
 /**
  * Largest item we write. macOS tools choke on items over ~4 KiB (`security -i` line limit) and
  * Windows caps a credential at 2560 bytes of UTF-16; an ID token with many groups can exceed that.
  * A larger session is refused with `tooLarge` set, so `auto` can keep it in the file store instead.
  */
-export const MAX_ITEM_BYTES = 3_072;
+const MAX_ITEM_BYTES = 3_072;
 /** After a call that never answered, do not ask the keyring again for this long (see `call`). */
 const WEDGED_COOL_DOWN_MS = 60_000;
 

@@ -175,3 +175,34 @@ test('the dependency rule catches a planted wrong-way import, type imports inclu
   assert.deepEqual(plant('lib/protocol/wire.ts', "import type { TokenFlags } from '../flags/table.js';\nimport { parseRequest } from '../agent/request.js';\nimport { x } from './frames.js';\n"), ['lib/protocol/wire.ts -> ../flags/table.js (type)', 'lib/protocol/wire.ts -> ../agent/request.js']);
   assert.deepEqual(plant('lib/protocol/frames.ts', "import { pickEnv } from '../client/env.js';\n"), ['lib/protocol/frames.ts -> ../client/env.js']);
 });
+
+/** Every source file that may use an export: lib, cmd, test (all tiers), scripts. */
+function sourceFiles(): string[] {
+  const walk = (d: string): string[] =>
+    readdirSync(join(root, d), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : /\.(ts|mjs|cjs)$/.test(e.name) ? [join(d, e.name)] : []));
+  return ['lib', 'cmd', 'test', 'scripts'].flatMap(walk);
+}
+
+/** Values (not types: those name the parts of exported signatures) exported from lib/ that no other file names. */
+function singleUseExports(files: ReadonlyMap<string, string>): string[] {
+  const found: string[] = [];
+  for (const [file, src] of files) {
+    if (!file.startsWith('lib/') || !file.endsWith('.ts')) continue;
+    for (const m of src.matchAll(/^export (?:async )?(?:const|let|function|class) (\w+)/gm)) {
+      const word = new RegExp(`\\b${m[1]}\\b`);
+      if (![...files].some(([other, text]) => other !== file && word.test(text))) found.push(`${file}: ${m[1]}`);
+    }
+  }
+  return found;
+}
+
+test('no value is exported that only its own file uses', () => {
+  const files = new Map(sourceFiles().map((f) => [f, readFileSync(join(root, f), 'utf8')]));
+  assert.ok(files.size > 100, `the walk found the sources (${files.size})`);
+  assert.deepEqual(singleUseExports(files), []);
+  // Planted: an export nobody imports is found (its name is built here, so this file does not name it).
+  const name = ['planted', 'only', 'here'].join('_');
+  files.set('lib/planted.ts', `export const ${name} = 1;\nexport function usedElsewhere() {}\n`);
+  files.set('lib/user.ts', "import { usedElsewhere } from './planted.js';\n");
+  assert.deepEqual(singleUseExports(files), [`lib/planted.ts: ${name}`]);
+});
