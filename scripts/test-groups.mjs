@@ -14,7 +14,7 @@ export const FOLDERS = ['unit', 'integration', 'rig', 'e2e', 'dist', 'soak'];
 export const FULL = ['unit', 'integration', 'rig', 'e2e', 'dist'];
 /** `npm test`'s e2e files: log in and get a token through kubectl, the agent, clear errors, setup, status and logout. */
 export const CORE_E2E = ['core', 'agent', 'errors', 'setup', 'status-logout'];
-/** The e2e files the soak tier runs again, long (their defaults in the e2e group are short). */
+/** The e2e files the soak tier runs again, long (their defaults in the e2e group are short), kill first. */
 export const SOAK_E2E = ['kill', 'load', 'socket'];
 export const SOAK_ENV = { KUBECTL_OIDC_KILL_LOOPS: '100', KUBECTL_OIDC_LOAD_SECONDS: '60', KUBECTL_OIDC_SOCKET_FRAMES: '10000' };
 

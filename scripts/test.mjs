@@ -101,7 +101,8 @@ if (needsRelease) ensureRelease();
 let status = 0;
 const t0 = Date.now();
 if (groups.includes('soak')) {
-  const soak = [...testFiles('soak'), ...SOAK_E2E.map(e2eFile)];
+  // The kill loop first: it is the longest (~10 min at 100), the others run one after another beside it.
+  const soak = [...SOAK_E2E.map(e2eFile), ...testFiles('soak')];
   status = runTests(soak, { ...SOAK_ENV, KUBECTL_OIDC_TEST_PLUGIN: RELEASE_EXE });
 }
 const rest = [...new Set(groups.filter((g) => g !== 'soak').flatMap(testFiles))];
