@@ -1,33 +1,51 @@
-// The test tiers. Run after scripts/build.mjs (npm test does both).
+// The test tiers. Run after scripts/build.mjs (the npm scripts do both). Which file is in which group:
+// scripts/test-groups.mjs.
 //
-//   node scripts/test.mjs                  the full suite: unit, rig, e2e, dist
-//   node scripts/test.mjs unit e2e         some groups (build/test/<group>/*.test.js)
+//   node scripts/test.mjs                  the full suite: unit, integration, rig, e2e, dist (CI's first tier)
+//   node scripts/test.mjs unit core        unit, then the core e2e files (npm test)
+//   node scripts/test.mjs unit e2e         some groups: a folder of test/ (build/test/<group>/*.test.js), or core
 //   node scripts/test.mjs e2e --release    the e2e files against the linux/amd64 release executable
 //                                          (KUBECTL_OIDC_TEST_PLUGIN), not `node dist/kubectl-oidc.cjs`
 //   node scripts/test.mjs soak             the soak tier (npm run test:soak): test/soak (the arm64 release
-//                                          under qemu, the windows release under Wine) and the kill and
-//                                          load loops, long, against the linux/amd64 release executable
+//                                          under qemu, the windows release under Wine) and the kill, load and
+//                                          socket e2e files at full length, against the linux/amd64 release
 //
-// The node that runs this script runs the tests (and, in e2e, the npm build): put another Node first on
-// PATH to test on it. Files run two at a time (2 cores). dist, soak and --release need the release: it is
-// built once (every platform, scripts/release.mjs) into .tmp/test-release with its own copies of the
+// Before any test, it checks that every test file is in a group CI runs (scripts/test-groups.mjs), and fails
+// if one is not. The node that runs this script runs the tests (and, in e2e, the npm build): put another Node
+// first on PATH to test on it. Files run two at a time (2 cores). dist, soak and --release need the release:
+// it is built once (every platform, scripts/release.mjs) into .tmp/test-release with its own copies of the
 // manifests, and reused while dist/, the lock file and the release scripts are unchanged.
 import { readdirSync, existsSync, rmSync, mkdirSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { CORE_E2E, FOLDERS, FULL, SOAK_E2E, SOAK_ENV, ungrouped } from './test-groups.mjs';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 const args = process.argv.slice(2);
 const againstRelease = args.includes('--release');
 const named = args.filter((a) => !a.startsWith('--'));
-const groups = named.length ? named : ['unit', 'rig', 'e2e', 'dist'];
-const SOAK_LOOPS = { KUBECTL_OIDC_KILL_LOOPS: '40', KUBECTL_OIDC_LOAD_SECONDS: '60' };
+const groups = named.length ? named : FULL;
 const RELEASE_OUT = join(root, '.tmp/test-release');
 const RELEASE_EXE = join(root, '.tmp/release/linux_amd64/kubectl-oidc');
 
+const problems = ungrouped(root);
+if (problems.length) {
+  console.error(`test files CI would not run:\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
+for (const g of groups) {
+  if (!FOLDERS.includes(g) && g !== 'core') {
+    console.error(`no test group ${g}: the groups are ${FOLDERS.join(', ')} and core`);
+    process.exit(1);
+  }
+}
+
+const e2eFile = (name) => join(root, `build/test/e2e/${name}.test.js`);
+
 function testFiles(group) {
+  if (group === 'core') return CORE_E2E.map(e2eFile);
   const dir = join(root, 'build/test', group);
   if (!existsSync(dir)) {
     console.error(`no compiled tests in ${dir}: run npm run build first`);
@@ -83,10 +101,11 @@ if (needsRelease) ensureRelease();
 let status = 0;
 const t0 = Date.now();
 if (groups.includes('soak')) {
-  const soak = [...testFiles('soak'), ...['kill', 'load'].map((n) => join(root, `build/test/e2e/${n}.test.js`))];
-  status = runTests(soak, { ...SOAK_LOOPS, KUBECTL_OIDC_TEST_PLUGIN: RELEASE_EXE });
+  // The kill loop first: it is the longest (~10 min at 100), the others run one after another beside it.
+  const soak = [...SOAK_E2E.map(e2eFile), ...testFiles('soak')];
+  status = runTests(soak, { ...SOAK_ENV, KUBECTL_OIDC_TEST_PLUGIN: RELEASE_EXE });
 }
-const rest = groups.filter((g) => g !== 'soak').flatMap(testFiles);
+const rest = [...new Set(groups.filter((g) => g !== 'soak').flatMap(testFiles))];
 status = runTests(rest, againstRelease ? { KUBECTL_OIDC_TEST_PLUGIN: RELEASE_EXE } : {}) || status;
 console.error(`tests (${groups.join(' ')}${againstRelease ? ' against the release executable' : ''}, node ${process.version}): ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 process.exit(status);

@@ -1,5 +1,5 @@
 /**
- * What the fuzz tests share (test/unit/fuzz.test.ts, test/e2e/socket.test.ts). A test file never imports
+ * What the fuzz tests share (test/integration/fuzz.test.ts, test/e2e/socket.test.ts). A test file never imports
  * another test file: node:test registers tests on import, so they would run twice.
  */
 
