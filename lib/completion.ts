@@ -5,7 +5,7 @@
  *
  * The get-token flags and their values come from the flag table (lib/flags/table.ts TOKEN_FLAGS and
  * FLAG_VALUES), so a flag added there completes with no change here; the few flags a command has of its
- * own are listed below, and test/unit/completion.test.ts checks them against each command's --help.
+ * own are listed below, and test/integration/completion.test.ts checks them against each command's --help.
  */
 import { TOKEN_FLAGS_HELP } from './flags/help.js';
 import { FLAG_VALUES, TOKEN_FLAGS } from './flags/table.js';
