@@ -9,22 +9,22 @@ class KubectlOidc < Formula
   on_macos do
     on_arm do
       url "https://github.com/kubectl-oidc/kubectl-oidc/releases/download/v0.1.0/kubectl-oidc_0.1.0_darwin_arm64.tar.gz"
-      sha256 "645cc351fb74e336ccceb6e796fa4750d175eebe3379c289976fb932ab5d2211"
+      sha256 "aab7cb3fddd885bb31a657c439fcf7586eb0b5031bb696b62329c65f52c24e25"
     end
     on_intel do
       url "https://github.com/kubectl-oidc/kubectl-oidc/releases/download/v0.1.0/kubectl-oidc_0.1.0_darwin_amd64.tar.gz"
-      sha256 "02147809e060a16a95b4774a40a1b572880fcf52a13c36c2c747722a394c2f35"
+      sha256 "6826c5ee5ba93383308aa93e20f8ea8ad67e6767b009c003d2a05cde7b8d7e87"
     end
   end
 
   on_linux do
     on_arm do
       url "https://github.com/kubectl-oidc/kubectl-oidc/releases/download/v0.1.0/kubectl-oidc_0.1.0_linux_arm64.tar.gz"
-      sha256 "a36fe6f67d095c14bdcdbdf422002cc7b3253349b477d5e5566fc32949a842dc"
+      sha256 "d6923f3a02930ece26181a1a16c2d02222eee446f56c7340da21752b289d4ff6"
     end
     on_intel do
       url "https://github.com/kubectl-oidc/kubectl-oidc/releases/download/v0.1.0/kubectl-oidc_0.1.0_linux_amd64.tar.gz"
-      sha256 "b5c7406e3ca46f8f8e9dc5fffe258680f7a0d2d6c8791dc983d7e0d896227ed2"
+      sha256 "11452685bd16ad1573ac9760905ede2099c550a6cb694b08a427573c296483d5"
     end
   end
 
