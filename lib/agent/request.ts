@@ -4,9 +4,9 @@ import type { ApiVersion } from '../exec-credential.js';
 import { parseTokenFlags } from '../flags/parse.js';
 import { parseCache, parseProvider, parseUi } from '../flags/validate.js';
 import type { CacheConfig, ClusterInfo, ProviderConfig, TokenFlags, UiConfig } from '../flags/table.js';
-import { isNum, isObj, isStrs } from '../protocol/frames.js';
+import { isNum, isObj, isStrs, pickStrings } from '../protocol/frames.js';
 import { servesClient, versionMismatch } from '../protocol/version.js';
-import { EXEC_ENV, FORWARDED_ENV, type AnswerFrame, type Envelope, type LogoutAllRequest, type PingRequest, type StatusRequest, type StopRequest } from '../protocol/wire.js';
+import { EXEC_REQUEST_ENV, FORWARDED_ENV, type AnswerFrame, type Envelope, type LogoutAllRequest, type PingRequest, type StatusRequest, type StopRequest } from '../protocol/wire.js';
 
 /**
  * A request as the agent reads it: every part parsed as it would be from flags. The handler
@@ -110,15 +110,7 @@ function commandLineFlags(argv: string[], cwd: string, env: Record<string, strin
 const PARSED_CAP = 32;
 const parsedCommandLines = new Map<string, TokenFlags>();
 
-/** The string values of `keys` in `v` (the `env` of a request): the agent picks again what the client picked. */
-function pickStrings(v: unknown, keys: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (isObj(v)) for (const k of keys) if (typeof v[k] === 'string') out[k] = v[k] as string;
-  return out;
-}
-
 const forwardedEnv = (v: unknown) => pickStrings(v, FORWARDED_ENV);
-const EXEC_REQUEST_ENV = [...FORWARDED_ENV, ...EXEC_ENV];
 
 /** The ExecCredential version kubectl asked for: v1, else v1beta1 (what an absent or older spec means). */
 const apiVersionOf = (v: unknown): ApiVersion => (v === 'client.authentication.k8s.io/v1' ? v : 'client.authentication.k8s.io/v1beta1');

@@ -62,6 +62,13 @@ export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 
 export const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 export const isStrs = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
+/** The string values of `keys` in `v`: a caller's environment as the client picks it, and again as the agent reads a request's `env`. */
+export function pickStrings(v: unknown, keys: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (isObj(v)) for (const k of keys) if (typeof v[k] === 'string') out[k] = v[k] as string;
+  return out;
+}
+
 function parseAgentInfo(v: unknown): AgentInfo | undefined {
   if (!isObj(v) || !isNum(v.pid) || typeof v.version !== 'string') return undefined;
   return isNum(v.protocol) ? { pid: v.pid, version: v.version, protocol: v.protocol } : { pid: v.pid, version: v.version };

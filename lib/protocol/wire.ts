@@ -25,6 +25,8 @@ export const FORWARDED_ENV = [
  * the flags: `~` in paths, the secret and password forms that keep them out of argv, --debug).
  */
 export const EXEC_ENV = ['HOME', 'KUBECTL_OIDC_CLIENT_SECRET', 'KUBECTL_OIDC_PASSWORD', 'KUBECTL_OIDC_DEBUG'] as const;
+/** What of the caller's environment a token request carries: FORWARDED_ENV and EXEC_ENV. */
+export const EXEC_REQUEST_ENV: readonly string[] = [...FORWARDED_ENV, ...EXEC_ENV];
 
 export interface Envelope {
   v: number;
