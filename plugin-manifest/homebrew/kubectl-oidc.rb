@@ -9,22 +9,22 @@ class KubectlOidc < Formula
   on_macos do
     on_arm do
       url "https://github.com/kubectl-oidc/kubectl-oidc/releases/download/v0.1.0/kubectl-oidc_0.1.0_darwin_arm64.tar.gz"
-      sha256 "aab7cb3fddd885bb31a657c439fcf7586eb0b5031bb696b62329c65f52c24e25"
+      sha256 "f8bda1f543d14808ca585ca79e2dde13fc8a44885c9448bb89767f24417eaab4"
     end
     on_intel do
       url "https://github.com/kubectl-oidc/kubectl-oidc/releases/download/v0.1.0/kubectl-oidc_0.1.0_darwin_amd64.tar.gz"
-      sha256 "6826c5ee5ba93383308aa93e20f8ea8ad67e6767b009c003d2a05cde7b8d7e87"
+      sha256 "4983394fe7586e0f1bcaaa2ca2ee9b09d256c5183951f707f5a8575060fc8e6a"
     end
   end
 
   on_linux do
     on_arm do
       url "https://github.com/kubectl-oidc/kubectl-oidc/releases/download/v0.1.0/kubectl-oidc_0.1.0_linux_arm64.tar.gz"
-      sha256 "d6923f3a02930ece26181a1a16c2d02222eee446f56c7340da21752b289d4ff6"
+      sha256 "bad209639bdbc49798aad841c4610baee3455d90ba6e2c9a96c05f64ee5f8a4d"
     end
     on_intel do
       url "https://github.com/kubectl-oidc/kubectl-oidc/releases/download/v0.1.0/kubectl-oidc_0.1.0_linux_amd64.tar.gz"
-      sha256 "11452685bd16ad1573ac9760905ede2099c550a6cb694b08a427573c296483d5"
+      sha256 "cd2ddc535f8327eea33eed786be15cbd9ec808c341571e75df500280a03f1822"
     end
   end
 
